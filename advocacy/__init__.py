@@ -1,0 +1,7 @@
+"""Advocacy: posting rights derived from certificates, and the eligibility API."""
+
+
+def init_app(app) -> None:
+    from . import api
+
+    api.init_app(app)

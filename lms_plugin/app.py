@@ -1,0 +1,76 @@
+"""``create_app``: one screen that composes every package in the order a learner meets them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from flask import Flask, redirect, url_for
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import advocacy
+import certificates
+import course
+import quizzes
+from lms_plugin import cli
+from lms_plugin.config import configure
+from lms_plugin.core import accounts, api, web
+from lms_plugin.core.extensions import csrf, db, migrate
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+MODEL_MODULES = ("lms_plugin.core.models", "lms_plugin.core.outbox", "quizzes.models", "course.models",
+                 "certificates.models", "advocacy.models")
+
+
+def load_models() -> None:
+    """Import every package's models so that the metadata is complete (migrations need it)."""
+    import importlib
+
+    for name in MODEL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def create_app(config: dict | type | None = None) -> Flask:
+    app = Flask("lms_plugin", instance_relative_config=True)
+    configure(app, config)
+
+    # The foundation.
+    load_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    csrf.init_app(app)
+    accounts.init_app(app)
+    web.init_app(app)
+    api.init_app(app)
+
+    # The flow, in the order a learner meets it (see docs/architecture.md):
+    quizzes.init_app(app)  # attempts graded on the server  -> quizzes.attempt_graded
+    course.init_app(app)  # lessons read + quiz passed    -> course.enrollment_completed
+    certificates.init_app(app)  # completion issues the PDF -> certificates.certificate_issued
+    advocacy.init_app(app)  # certificates clear the employee to post
+
+    cli.init_app(app)
+
+    @app.get("/")
+    def home():
+        if not current_user.is_authenticated:
+            return redirect(url_for("accounts.login"))
+        return redirect(url_for("course.overview"))
+
+    return app

@@ -1,0 +1,1 @@
+"""The foundation every feature stands on: extensions, accounts, scoping, audit, API frame."""

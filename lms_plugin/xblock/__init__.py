@@ -1,0 +1,1 @@
+"""Open edX XBlock (issue: LMS embedding)."""
