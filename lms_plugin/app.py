@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -47,7 +48,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 
 def create_app(config: dict | type | None = None) -> Flask:
-    app = Flask("lms_plugin", instance_relative_config=True)
+    # CLEARED_INSTANCE_PATH moves the instance folder (database, generated secret key).
+    app = Flask("lms_plugin", instance_relative_config=True,
+                instance_path=os.environ.get("CLEARED_INSTANCE_PATH") or None)
     configure(app, config)
 
     # The foundation.
