@@ -214,11 +214,22 @@ def module_progress(enrollment: Enrollment, version: ModuleVersion) -> ModulePro
             LessonProgress.module_version_id.in_([v.id for v in accepted]),
         )
     ).scalars()) & current_lessons
-    passed = quiz_passed(enrollment.user, version.quiz_version) or any(
-        v.quiz_version is not None and quiz_passed(enrollment.user, v.quiz_version)
-        for v in accepted[1:]
-    )
+    passed = _quiz_passed_since(enrollment.user, version, accepted)
     return ModuleProgress(version, read, passed)
+
+
+def _quiz_passed_since(user: User, version: ModuleVersion, accepted: list[ModuleVersion]) -> bool:
+    """A pass of any accepted version's quiz counts; after a version that requires retraining,
+    only passes submitted since it was published (its quiz may be unchanged)."""
+    if version.quiz_version is None or not version.quiz_version.questions:
+        return True
+    quiz_ids = {v.quiz_version_id for v in accepted if v.quiz_version_id is not None}
+    query = select(Attempt.id).where(Attempt.user_id == user.id,
+                                     Attempt.quiz_version_id.in_(quiz_ids),
+                                     Attempt.passed.is_(True))
+    if accepted[-1].requires_retraining:
+        query = query.where(Attempt.submitted_at >= accepted[-1].created_at)
+    return db.session.execute(query.limit(1)).first() is not None
 
 
 @dataclass(frozen=True)
@@ -513,12 +524,12 @@ def acknowledgment_report(organization_id: int) -> list[PolicyVersionReport]:
     ).scalars())
     reports = []
     for version in versions:
-        rows = list(db.session.execute(
+        rows = [(ack, user) for ack, user in db.session.execute(
             select(PolicyAcknowledgment, User)
             .join(User, User.id == PolicyAcknowledgment.user_id)
             .where(PolicyAcknowledgment.policy_version_id == version.id)
             .order_by(PolicyAcknowledgment.acknowledged_at)
-        ).tuples())
+        )]
         done = {user.id for _, user in rows}
         reports.append(PolicyVersionReport(version, rows,
                                            [u for u in users if u.id not in done]))
