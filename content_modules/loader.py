@@ -121,6 +121,9 @@ def _explain(error: ValidationError) -> tuple[str, str]:
     if kind == "additionalProperties":
         return (f"{name}: {error.message}", "remove the field or check its spelling")
     if kind == "type":
+        if isinstance(error.instance, bool) and error.validator_value == "string":
+            return (f"{name} must be text, but YAML read it as {str(error.instance).lower()}",
+                    "put the value in quotes (YAML reads yes/no/on/off unquoted as true/false)")
         return (f"{name} must be of type {error.validator_value}", "correct the value's type")
     if kind == "pattern":
         if name.startswith("lessons"):
