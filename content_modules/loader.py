@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
+# The file names the schema allows for lessons and banks: no folders, no "..".
+SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.(md|ya?ml)$")
 MODULE_FILE = "module.yaml"
 LESSON_DIR = "lessons"
 
@@ -118,10 +121,18 @@ def _explain(error: ValidationError) -> tuple[str, str]:
     if kind == "additionalProperties":
         return (f"{name}: {error.message}", "remove the field or check its spelling")
     if kind == "type":
+        if isinstance(error.instance, bool) and error.validator_value == "string":
+            return (f"{name} must be text, but YAML read it as {str(error.instance).lower()}",
+                    "put the value in quotes (YAML reads yes/no/on/off unquoted as true/false)")
         return (f"{name} must be of type {error.validator_value}", "correct the value's type")
     if kind == "pattern":
-        return (f"{name} ({error.instance!r}) has the wrong form",
-                "use lowercase letters, digits and hyphens (file names end in .md or .yaml)")
+        if name.startswith("lessons"):
+            fix = "give a file name in lessons/ ending in .md, without folders (e.g. 01-intro.md)"
+        elif name.startswith("quiz"):
+            fix = "give the bank's file name beside module.yaml, ending in .yaml (e.g. quiz.yaml)"
+        else:
+            fix = "use lowercase letters, digits and hyphens (e.g. our-policy)"
+        return (f"{name} ({error.instance!r}) has the wrong form", fix)
     if kind in ("minContains", "maxContains", "contains"):
         if "segments" in name:
             return (f"{name} has no segment marked problem: true",
@@ -132,8 +143,15 @@ def _explain(error: ValidationError) -> tuple[str, str]:
     if kind == "enum":
         return (f"{name} is {error.instance!r}, which is not allowed",
                 f"use one of: {', '.join(map(str, error.validator_value))}")
-    if kind in ("minItems", "minLength"):
-        return (f"{name} is too short", f"give at least {error.validator_value}")
+    if kind == "minItems":
+        count = error.validator_value
+        return (f"{name} has too few entries", f"give at least {count} entr{'y' if count == 1 else 'ies'}")
+    if kind == "minLength":
+        return (f"{name} is empty", "write some text")
+    if kind in ("maxItems", "maxLength"):
+        return (f"{name} is too long", f"keep it to at most {error.validator_value}")
+    if kind == "uniqueItems":
+        return (f"{name} lists the same entry twice", "list every entry once")
     if kind in ("minimum", "maximum", "exclusiveMinimum"):
         return (f"{name} is out of range ({error.instance!r})",
                 f"use a value within the allowed {kind} {error.validator_value}")
@@ -147,10 +165,30 @@ def _schema_problems(kind: str, data: Any, file: str, node, line_offset: int = 0
         # Report the innermost failures of if/then branches, not the wrapper.
         leaves = _leaf_errors(error)
         for leaf in leaves:
+            if leaf.validator == "additionalProperties" and isinstance(leaf.instance, dict):
+                problems += _unknown_fields(leaf, file, node, line_offset)
+                continue
             message, fix = _explain(leaf)
             line = _line_of(node, list(leaf.absolute_path), line_offset)
             where = f"{line}" if line else _field_name(list(leaf.absolute_path))
             problems.append(Problem(file, where, message, fix))
+    return problems
+
+
+def _unknown_fields(error: ValidationError, file: str, node, line_offset: int) -> list[Problem]:
+    """One problem per unknown field, on the line of that field."""
+    known = set(error.schema.get("properties", {}))
+    problems = []
+    for key in error.instance:
+        if key in known:
+            continue
+        path = [*error.absolute_path, key]
+        line = _line_of(node, path, line_offset)
+        where = _field_name(list(error.absolute_path))
+        problems.append(Problem(
+            file, str(line) if line else _field_name(path),
+            f"'{key}' is not a known field" + (f" of {where}" if error.absolute_path else ""),
+            f"remove '{key}' or check its spelling (known fields: {', '.join(sorted(known))})"))
     return problems
 
 
@@ -163,11 +201,22 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
     return [error]
 
 
+def _read_text(path: Path, rel: str) -> tuple[str | None, list[Problem]]:
+    try:
+        return path.read_text(encoding="utf-8"), []
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        return None, [Problem(rel, str(line), "the file is not UTF-8 text",
+                              "save the file with UTF-8 encoding")]
+
+
 def _parse_yaml(path: Path, root: Path) -> tuple[Any, yaml.Node | None, list[Problem]]:
     rel = str(path.relative_to(root.parent)) if path.is_relative_to(root.parent) else str(path)
-    if not path.exists():
+    if not path.is_file():
         return None, None, [Problem(rel, "-", "file is missing", f"create {path.name}")]
-    text = path.read_text(encoding="utf-8")
+    text, problems = _read_text(path, rel)
+    if text is None:
+        return None, None, problems
     try:
         return yaml.safe_load(text), yaml.compose(text), []
     except yaml.YAMLError as exc:
@@ -189,11 +238,12 @@ def split_front_matter(text: str) -> tuple[str | None, str, int]:
     return None, text, 0
 
 
-def _hash_folder(files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+def content_hash(module_data: dict) -> str:
+    """SHA-256 of the module's meaning (not its file layout): an exported and re-imported
+    module hashes the same, and any change to text, order or settings changes the hash."""
+    data = {key: value for key, value in module_data.items() if key != "content_hash"}
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def validate(folder: Path | str) -> tuple[Module | None, list[Problem]]:
@@ -215,9 +265,10 @@ def validate(folder: Path | str) -> tuple[Module | None, list[Problem]]:
     problems += _schema_problems("module", data, f"{rel}/{MODULE_FILE}", node)
 
     lessons: list[Lesson] = []
-    files = [root / MODULE_FILE]
-    for index, name in enumerate(data.get("lessons") or []):
-        if not isinstance(name, str):
+    lesson_names = data.get("lessons") if isinstance(data.get("lessons"), list) else []
+    for index, name in enumerate(lesson_names):
+        # A name the schema refused (already reported) is never opened: no "../" escapes.
+        if not isinstance(name, str) or not SAFE_FILE_NAME.match(name):
             continue
         path = root / LESSON_DIR / name
         lesson_rel = f"{rel}/{LESSON_DIR}/{name}"
@@ -226,8 +277,10 @@ def validate(folder: Path | str) -> tuple[Module | None, list[Problem]]:
             problems.append(Problem(f"{rel}/{MODULE_FILE}", str(line), f"lesson file {name} does not exist",
                                     f"create {LESSON_DIR}/{name} or remove it from 'lessons'"))
             continue
-        files.append(path)
-        text = path.read_text(encoding="utf-8")
+        text, found = _read_text(path, lesson_rel)
+        if text is None:
+            problems += found
+            continue
         front, body, offset = split_front_matter(text)
         if front is None:
             problems.append(Problem(lesson_rel, "1", "front matter is missing",
@@ -247,22 +300,29 @@ def validate(folder: Path | str) -> tuple[Module | None, list[Problem]]:
                                     "write 'title: ...' between the '---' lines"))
             continue
         problems += _schema_problems("lesson", meta, lesson_rel, meta_node, offset)
+        practice_ids: set = set()
+        for p_index, item in enumerate(meta.get("practice") or []):
+            pid = item.get("id") if isinstance(item, dict) else None
+            if pid is not None and pid in practice_ids:
+                line = _line_of(meta_node, ["practice", p_index, "id"], offset)
+                problems.append(Problem(lesson_rel, str(line), f"practice id {pid!r} is used twice",
+                                        "give every practice exercise in a lesson its own id"))
+            practice_ids.add(pid)
         if not body.strip():
             problems.append(Problem(lesson_rel, "-", "the lesson has no text",
                                     "write the lesson below the front matter"))
         lessons.append(Lesson(slug=Path(name).stem, title=str(meta.get("title", name)),
-                              minutes=int(meta.get("minutes") or 3), body=body,
+                              minutes=_int_or(meta.get("minutes"), 3), body=body,
                               practice=list(meta.get("practice") or [])))
 
     questions: list[dict] = []
     quiz = data.get("quiz") if isinstance(data.get("quiz"), dict) else {}
     bank_name = quiz.get("bank")
-    if isinstance(bank_name, str):
+    if isinstance(bank_name, str) and SAFE_FILE_NAME.match(bank_name):
         bank_path = root / bank_name
         bank, bank_node, found = _parse_yaml(bank_path, root)
         problems += found
         if bank is not None:
-            files.append(bank_path)
             bank_rel = f"{rel}/{bank_name}"
             problems += _schema_problems("quiz", bank, bank_rel, bank_node)
             questions = list(bank.get("questions") or []) if isinstance(bank, dict) else []
@@ -294,9 +354,14 @@ def validate(folder: Path | str) -> tuple[Module | None, list[Problem]]:
               "time_limit_minutes": 0, **quiz},
         questions=questions,
         sources=list(data.get("sources") or []),
-        content_hash=_hash_folder(files),
+        content_hash="",
     )
+    module.content_hash = content_hash(module.to_dict())
     return module, []
+
+
+def _int_or(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def load_module(folder: Path | str) -> Module:

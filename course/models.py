@@ -120,3 +120,40 @@ class PolicyAcknowledgment(db.Model):
     acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     policy_version: Mapped[PolicyVersion] = relationship()
+
+
+class PolicyReading(db.Model):
+    """When a learner first opened a policy version: the server's clock for the minimum
+    reading time (a page timer in the browser could be skipped)."""
+
+    __tablename__ = "policy_reading"
+    __table_args__ = (UniqueConstraint("user_id", "policy_version_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ModuleDraft(db.Model):
+    """A trainer's unpublished edits of a module (one per organisation and slug).
+
+    Learners never read drafts: they read the current ``ModuleVersion`` until the draft is
+    published through the same validating import as a folder.
+    """
+
+    __tablename__ = "module_draft"
+    __table_args__ = (UniqueConstraint("organization_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict] = mapped_column(JSON)  # a Module.to_dict() being edited
+    base_version_id: Mapped[int | None] = mapped_column(ForeignKey("module_version.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    @property
+    def module(self) -> Module:
+        return Module.from_dict(self.content)

@@ -25,6 +25,7 @@ from .models import (
     LessonProgress,
     ModuleVersion,
     PolicyAcknowledgment,
+    PolicyReading,
     PolicyVersion,
 )
 
@@ -44,16 +45,25 @@ QUIZ_SETTING_KEYS = ("questions", "pass_mark", "attempts", "cooldown_minutes",
 
 
 def import_module(org: Organization, module: Module | Path | str,
-                  requires_retraining: bool = False) -> tuple[ModuleVersion, bool]:
-    """Import a module into ``org``. Returns ``(version, created)``; unchanged content is a no-op."""
+                  requires_retraining: bool = False, *,
+                  imported_by: User | None = None) -> tuple[ModuleVersion, bool]:
+    """Import a module into ``org``. Returns ``(version, created)``; unchanged content is a no-op.
+
+    A changed module becomes a new version; learners who completed an older one keep it
+    (``Enrollment.completed_versions``). ``requires_retraining`` records the trainer's
+    decision that completions of older versions no longer count for this module.
+    """
     if not isinstance(module, Module):
         module = load_module(module)
     latest = current_module_version(org.id, module.slug)
     if latest is not None and latest.content_hash == module.content_hash:
         return latest, False
     settings = {k: module.quiz[k] for k in QUIZ_SETTING_KEYS if k in module.quiz}
-    quiz = quiz_services.publish_version(org.id, module.slug, module.title, settings,
-                                         module.questions)
+    try:
+        quiz = quiz_services.publish_version(org.id, module.slug, module.title, settings,
+                                             module.questions)
+    except quiz_services.QuizError as exc:
+        raise CourseError(f"module {module.slug!r}: the quiz bank cannot be used: {exc}") from None
     version = ModuleVersion(
         organization_id=org.id, slug=module.slug,
         number=(latest.number + 1) if latest else 1,
@@ -63,6 +73,9 @@ def import_module(org: Organization, module: Module | Path | str,
     )
     db.session.add(version)
     db.session.flush()
+    audit.record(org.id, "module.imported", actor=imported_by, subject=version,
+                 slug=version.slug, number=version.number, sha256=version.content_hash,
+                 requires_retraining=bool(requires_retraining))
     return version, True
 
 
@@ -97,6 +110,31 @@ def create_course(org: Organization, slug: str, title: str, module_slugs: list[s
 def course_modules(course: Course) -> list[ModuleVersion]:
     versions = [current_module_version(course.organization_id, s) for s in course.module_slugs]
     return [v for v in versions if v is not None]
+
+
+def module_versions(organization_id: int, slug: str) -> list[ModuleVersion]:
+    """Every imported version of a module, newest first."""
+    return list(db.session.execute(
+        select(ModuleVersion)
+        .where(ModuleVersion.organization_id == organization_id, ModuleVersion.slug == slug)
+        .order_by(ModuleVersion.number.desc())
+    ).scalars())
+
+
+def accepted_versions(version: ModuleVersion) -> list[ModuleVersion]:
+    """``version`` and the older versions whose lessons and quiz still count for it.
+
+    Going back from ``version``, older versions count until (and excluding those before) the
+    newest version the trainer marked as requiring retraining.
+    """
+    accepted = []
+    for candidate in module_versions(version.organization_id, version.slug):
+        if candidate.number > version.number:
+            continue
+        accepted.append(candidate)
+        if candidate.requires_retraining:
+            break
+    return accepted
 
 
 # -- enrolment and progress ----------------------------------------------------------------
@@ -166,6 +204,34 @@ def quiz_passed(user: User, quiz: QuizVersion | None) -> bool:
     ).first() is not None
 
 
+def module_progress(enrollment: Enrollment, version: ModuleVersion) -> ModuleProgress:
+    """Progress in one module, counting what was done on versions that still count."""
+    accepted = accepted_versions(version)
+    current_lessons = {lesson.slug for lesson in version.module.lessons}
+    read = set(db.session.execute(
+        select(LessonProgress.lesson_slug).where(
+            LessonProgress.enrollment_id == enrollment.id,
+            LessonProgress.module_version_id.in_([v.id for v in accepted]),
+        )
+    ).scalars()) & current_lessons
+    passed = _quiz_passed_since(enrollment.user, version, accepted)
+    return ModuleProgress(version, read, passed)
+
+
+def _quiz_passed_since(user: User, version: ModuleVersion, accepted: list[ModuleVersion]) -> bool:
+    """A pass of any accepted version's quiz counts; after a version that requires retraining,
+    only passes submitted since it was published (its quiz may be unchanged)."""
+    if version.quiz_version is None or not version.quiz_version.questions:
+        return True
+    quiz_ids = {v.quiz_version_id for v in accepted if v.quiz_version_id is not None}
+    query = select(Attempt.id).where(Attempt.user_id == user.id,
+                                     Attempt.quiz_version_id.in_(quiz_ids),
+                                     Attempt.passed.is_(True))
+    if accepted[-1].requires_retraining:
+        query = query.where(Attempt.submitted_at >= accepted[-1].created_at)
+    return db.session.execute(query.limit(1)).first() is not None
+
+
 @dataclass(frozen=True)
 class ModuleProgress:
     version: ModuleVersion
@@ -189,21 +255,120 @@ class ModuleProgress:
         return next((lesson for lesson in self.version.module.lessons
                      if lesson.slug not in self.read), None)
 
+    @property
+    def lessons_read_count(self) -> int:
+        return len(self.read)
+
+    @property
+    def quiz_minutes(self) -> int:
+        """The module's estimate not spent in lessons is the quiz's share (at least 1)."""
+        if self.version.quiz_version is None or not self.version.quiz_version.questions:
+            return 0
+        lesson_minutes = sum(lesson.minutes for lesson in self.version.module.lessons)
+        return max(self.version.minutes - lesson_minutes, 1)
+
+    @property
+    def minutes_left(self) -> int:
+        unread = sum(lesson.minutes for lesson in self.version.module.lessons
+                     if lesson.slug not in self.read)
+        return unread + (0 if self.quiz_passed else self.quiz_minutes)
+
 
 def progress(enrollment: Enrollment) -> list[ModuleProgress]:
-    return [
-        ModuleProgress(version, lessons_read(enrollment, version),
-                       quiz_passed(enrollment.user, version.quiz_version))
-        for version in course_modules(enrollment.course)
-    ]
+    """Each module of the course: the current version, or for a completed enrolment the
+    version it was completed with (learners who completed an older version keep it)."""
+    if enrollment.completed_at is not None and enrollment.completed_versions:
+        kept = []
+        for slug in enrollment.course.module_slugs:
+            version_id = enrollment.completed_versions.get(slug)
+            version = db.session.get(ModuleVersion, version_id) if version_id else None
+            version = version or current_module_version(enrollment.organization_id, slug)
+            if version is not None:
+                kept.append(module_progress(enrollment, version))
+        return kept
+    return [module_progress(enrollment, version) for version in course_modules(enrollment.course)]
+
+
+@dataclass(frozen=True)
+class PolicyStep:
+    """The policy acknowledgment as a step of a course (absent when no policy is published)."""
+
+    policy: PolicyVersion
+    acknowledgment: PolicyAcknowledgment | None
+
+    @property
+    def done(self) -> bool:
+        return self.acknowledgment is not None
+
+
+@dataclass(frozen=True)
+class CourseOverview:
+    enrollment: Enrollment
+    modules: list[ModuleProgress]
+    policy: PolicyStep | None
+
+    @property
+    def steps_total(self) -> int:
+        lessons = sum(m.lessons_total + (1 if m.quiz_minutes else 0) for m in self.modules)
+        return lessons + (1 if self.policy else 0)
+
+    @property
+    def steps_done(self) -> int:
+        done = sum(m.lessons_read_count + (1 if m.quiz_minutes and m.quiz_passed else 0)
+                   for m in self.modules)
+        return done + (1 if self.policy and self.policy.done else 0)
+
+    @property
+    def percent(self) -> int:
+        if self.enrollment.completed_at is not None:
+            return 100
+        return round(100 * self.steps_done / self.steps_total) if self.steps_total else 0
+
+    @property
+    def minutes_left(self) -> int:
+        if self.enrollment.completed_at is not None:
+            return 0
+        policy = 0
+        if self.policy and not self.policy.done:
+            policy = max(1, -(-self.policy.policy.min_read_seconds // 60))
+        return sum(m.minutes_left for m in self.modules) + policy
+
+    @property
+    def resume(self) -> tuple[str, ModuleProgress | None]:
+        """Where the learner left off: ``("lesson"|"quiz", module)``, ``("policy", None)``
+        or ``("done", None)``."""
+        if self.enrollment.completed_at is None:
+            for module in self.modules:
+                if module.next_lesson is not None:
+                    return "lesson", module
+                if not module.quiz_passed:
+                    return "quiz", module
+            if self.policy is not None and not self.policy.done:
+                return "policy", None
+        return "done", None
+
+
+def overview(enrollment: Enrollment) -> CourseOverview:
+    return CourseOverview(enrollment, progress(enrollment), policy_step(enrollment.user))
+
+
+def policy_step(user: User) -> PolicyStep | None:
+    policy = current_policy(user.organization_id)
+    if policy is None:
+        return None
+    return PolicyStep(policy, acknowledgment_of(user, policy))
 
 
 def check_completion(enrollment: Enrollment) -> bool:
-    """Complete the enrolment when every module's lessons are read and its quiz passed."""
+    """Complete the enrolment when every module's lessons are read, its quiz passed, and the
+    current policy version (if the organisation published one) acknowledged."""
     if enrollment.completed_at is not None:
         return True
     modules = progress(enrollment)
     if not modules or not all(m.complete for m in modules):
+        return False
+    if current_policy(enrollment.organization_id) is not None \
+            and current_acknowledgment(enrollment.user) is None:
         return False
     enrollment.completed_at = utcnow()
     enrollment.completed_versions = {m.version.slug: m.version.id for m in modules}
@@ -238,6 +403,10 @@ def publish_policy(org: Organization, title: str, text: str, *, min_read_seconds
     """Publish a new policy version; everyone must acknowledge it anew."""
     if not title.strip() or not text.strip():
         raise CourseError("a policy needs a title and its text")
+    if not 0 <= min_read_seconds <= 3600:
+        raise CourseError("the minimum reading time must be between 0 and 3600 seconds")
+    if acknowledge_within_days is not None and not 1 <= acknowledge_within_days <= 365:
+        raise CourseError("'acknowledge within' must be between 1 and 365 days (or empty)")
     current = current_policy(org.id)
     now = utcnow()
     version = PolicyVersion(
@@ -272,16 +441,55 @@ def current_acknowledgment(user: User) -> PolicyAcknowledgment | None:
     ).scalar_one_or_none()
 
 
+def acknowledgment_of(user: User, version: PolicyVersion) -> PolicyAcknowledgment | None:
+    return db.session.execute(
+        select(PolicyAcknowledgment).filter_by(user_id=user.id, policy_version_id=version.id)
+    ).scalar_one_or_none()
+
+
+def record_policy_opened(user: User, version: PolicyVersion) -> PolicyReading:
+    """Note when ``user`` first opened ``version``: the minimum reading time runs from then."""
+    if version.organization_id != user.organization_id:
+        raise CourseError("a policy can only be read in its own organisation")
+    reading = db.session.execute(
+        select(PolicyReading).filter_by(user_id=user.id, policy_version_id=version.id)
+    ).scalar_one_or_none()
+    if reading is None:
+        reading = PolicyReading(organization_id=user.organization_id, user_id=user.id,
+                                policy_version_id=version.id, opened_at=utcnow())
+        db.session.add(reading)
+        db.session.flush()
+    return reading
+
+
+def seconds_until_acknowledgeable(user: User, version: PolicyVersion) -> int:
+    """How long ``user`` must still read ``version`` before acknowledging it (0: now)."""
+    if version.min_read_seconds <= 0:
+        return 0
+    reading = db.session.execute(
+        select(PolicyReading).filter_by(user_id=user.id, policy_version_id=version.id)
+    ).scalar_one_or_none()
+    if reading is None:
+        return version.min_read_seconds
+    elapsed = (utcnow() - reading.opened_at).total_seconds()
+    return max(0, int(version.min_read_seconds - elapsed + 0.999))
+
+
 def acknowledge_policy(user: User, version: PolicyVersion, typed_name: str) -> PolicyAcknowledgment:
+    """Acknowledge ``version`` with the typed full name; refused before the minimum reading
+    time has passed since the user opened it. Completes enrolments that only waited for it."""
     if version.organization_id != user.organization_id:
         raise CourseError("a policy can only be acknowledged in its own organisation")
     if " ".join(typed_name.split()).casefold() != " ".join(user.name.split()).casefold():
         raise CourseError("type your full name exactly as it appears on your account")
-    existing = db.session.execute(
-        select(PolicyAcknowledgment).filter_by(user_id=user.id, policy_version_id=version.id)
-    ).scalar_one_or_none()
+    existing = acknowledgment_of(user, version)
     if existing is not None:
         return existing
+    wait = seconds_until_acknowledgeable(user, version)
+    if wait > 0:
+        raise CourseError(
+            f"please read the policy first: it takes at least {version.min_read_seconds} "
+            f"seconds, and you can acknowledge it in {wait} more second{'s' if wait != 1 else ''}")
     ack = PolicyAcknowledgment(
         organization_id=user.organization_id, user_id=user.id, policy_version_id=version.id,
         text_sha256=version.text_sha256, typed_name=typed_name.strip(),
@@ -290,4 +498,39 @@ def acknowledge_policy(user: User, version: PolicyVersion, typed_name: str) -> P
     db.session.flush()
     audit.record(user.organization_id, "policy.acknowledged", actor=user, subject=ack,
                  policy_version=version.number)
+    if current_policy(user.organization_id).id == version.id:
+        for enrollment in enrollments_of(user):
+            if enrollment.completed_at is None:
+                check_completion(enrollment)
     return ack
+
+
+@dataclass(frozen=True)
+class PolicyVersionReport:
+    version: PolicyVersion
+    acknowledgments: list[tuple[PolicyAcknowledgment, User]]
+    outstanding: list[User]  # active users who have not acknowledged this version
+
+
+def acknowledgment_report(organization_id: int) -> list[PolicyVersionReport]:
+    """Who acknowledged which policy version (newest first); who still has to, per version."""
+    versions = list(db.session.execute(
+        select(PolicyVersion).where(PolicyVersion.organization_id == organization_id)
+        .order_by(PolicyVersion.number.desc())
+    ).scalars())
+    users = list(db.session.execute(
+        select(User).where(User.organization_id == organization_id, User.active.is_(True))
+        .order_by(User.name)
+    ).scalars())
+    reports = []
+    for version in versions:
+        rows = [(ack, user) for ack, user in db.session.execute(
+            select(PolicyAcknowledgment, User)
+            .join(User, User.id == PolicyAcknowledgment.user_id)
+            .where(PolicyAcknowledgment.policy_version_id == version.id)
+            .order_by(PolicyAcknowledgment.acknowledged_at)
+        )]
+        done = {user.id for _, user in rows}
+        reports.append(PolicyVersionReport(version, rows,
+                                           [u for u in users if u.id not in done]))
+    return reports

@@ -89,3 +89,26 @@ class Factory:
         _, plaintext = create_api_key(org, "test platform", scopes)
         db.session.commit()
         return plaintext
+
+    # -- issue 3: policy and lesson player ----------------------------------------------------
+
+    @_detached
+    def policy(self, org, text: str = "Be kind. Keep secrets. Say you work here.",
+               title: str = "Social media policy", **kwargs):
+        from lms_plugin.core.models import Organization
+
+        version = course_services.publish_policy(db.session.get(Organization, org.id), title,
+                                                 text, **kwargs)
+        db.session.commit()
+        return version
+
+    @_detached
+    def acknowledgment(self, user, policy):
+        from course.models import PolicyVersion
+        from lms_plugin.core.models import User
+
+        row = course_services.acknowledge_policy(db.session.get(User, user.id),
+                                                 db.session.get(PolicyVersion, policy.id),
+                                                 user.name)
+        db.session.commit()
+        return row
