@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:57:26.236751
+Create Date: 2026-11-22 04:07:55.124933
 """
 import sqlalchemy as sa
 from alembic import op
