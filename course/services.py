@@ -15,6 +15,7 @@ from lms_plugin.core import audit
 from lms_plugin.core.extensions import db
 from lms_plugin.core.models import Organization, User
 from lms_plugin.core.timeutil import utcnow
+from quizzes import authoring as quiz_authoring
 from quizzes import services as quiz_services
 from quizzes.core.grades import GradeEvent, publish_grade
 from quizzes.models import Attempt, QuizVersion
@@ -52,8 +53,8 @@ def import_module(org: Organization, module: Module | Path | str,
     if latest is not None and latest.content_hash == module.content_hash:
         return latest, False
     settings = {k: module.quiz[k] for k in QUIZ_SETTING_KEYS if k in module.quiz}
-    quiz = quiz_services.publish_version(org.id, module.slug, module.title, settings,
-                                         module.questions)
+    quiz = quiz_authoring.publish_module_quiz(org.id, module.slug, module.title, settings,
+                                              module.questions)
     version = ModuleVersion(
         organization_id=org.id, slug=module.slug,
         number=(latest.number + 1) if latest else 1,

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+    inspect,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from lms_plugin.core.extensions import db
 from lms_plugin.core.models import User
@@ -129,3 +140,27 @@ class BankQuestion(db.Model):
     @property
     def tags(self) -> list[str]:
         return list(self.data.get("tags") or [])
+
+
+class PublishedQuizIsImmutable(RuntimeError):
+    """A published quiz version was changed or deleted: edit it to make a new draft instead."""
+
+
+_FROZEN = ("slug", "version", "title", "settings", "questions", "organization_id")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_published_versions(session: Session, flush_context, instances) -> None:
+    # Attempts and reviews rely on a published version never changing under them.
+    for obj in list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, QuizVersion):
+            continue
+        state = inspect(obj)
+        history = state.attrs.published.history
+        was_published = history.deleted[0] if history.deleted else obj.published
+        if not was_published:
+            continue
+        if obj in session.deleted or any(state.attrs[name].history.has_changes()
+                                         for name in _FROZEN):
+            raise PublishedQuizIsImmutable(
+                f"quiz {obj.slug!r} version {obj.version} is published and cannot be changed")

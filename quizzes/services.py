@@ -40,7 +40,7 @@ def publish_version(organization_id: int, slug: str, title: str, settings: dict,
         return latest
     version = QuizVersion(
         organization_id=organization_id, slug=slug, title=title,
-        version=_next_number(organization_id, slug),
+        version=next_version_number(organization_id, slug),
         settings=settings, questions=questions, published=True, published_at=utcnow(),
     )
     db.session.add(version)
@@ -48,7 +48,7 @@ def publish_version(organization_id: int, slug: str, title: str, settings: dict,
     return version
 
 
-def _next_number(organization_id: int, slug: str) -> int:
+def next_version_number(organization_id: int, slug: str) -> int:
     newest = latest_version(organization_id, slug)  # drafts included: numbers never repeat
     return newest.version + 1 if newest else 1
 
@@ -366,3 +366,29 @@ def attempts_by(user: User) -> list[Attempt]:
     return list(db.session.execute(
         select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.id.desc())
     ).scalars())
+
+
+# -- trainers' views of attempts ------------------------------------------------------------
+
+def graded_attempts(organization_id: int, slug: str) -> list[Attempt]:
+    """Every graded attempt at any version of one quiz in one organisation."""
+    return list(db.session.execute(
+        select(Attempt).join(QuizVersion, Attempt.quiz_version_id == QuizVersion.id)
+        .where(Attempt.organization_id == organization_id,
+               QuizVersion.organization_id == organization_id, QuizVersion.slug == slug,
+               Attempt.state == Attempt.GRADED)
+        .order_by(Attempt.id.desc())
+    ).scalars())
+
+
+def item_analysis(organization_id: int, slug: str) -> list:
+    """Per-question statistics over every graded attempt at the quiz (all versions)."""
+    from .core.analysis import analyse
+
+    return analyse([
+        {"percent": a.percent or 0.0, "results": a.results or {},
+         "snapshot": a.snapshot or [{"question": q, "order": []}
+                                    for q in a.quiz_version.questions
+                                    if q["id"] in a.question_ids]}
+        for a in graded_attempts(organization_id, slug)
+    ])

@@ -192,3 +192,6 @@ def init_app(app) -> None:
     from . import trainer_views  # noqa: F401 - registers the trainer routes on ``bp``
 
     app.register_blueprint(bp)
+    from lms_plugin.core.web import add_nav_item
+
+    add_nav_item("quizzes.manage", "Quiz authoring", ("trainer", "admin"))

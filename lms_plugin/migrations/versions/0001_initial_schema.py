@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:55:39.732269
+Create Date: 2026-11-22 04:01:13.841001
 """
 import sqlalchemy as sa
 from alembic import op
