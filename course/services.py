@@ -15,6 +15,7 @@ from lms_plugin.core import audit
 from lms_plugin.core.extensions import db
 from lms_plugin.core.models import Organization, User
 from lms_plugin.core.timeutil import utcnow
+from quizzes import authoring as quiz_authoring
 from quizzes import services as quiz_services
 from quizzes.core.grades import GradeEvent, publish_grade
 from quizzes.models import Attempt, QuizVersion
@@ -60,8 +61,8 @@ def import_module(org: Organization, module: Module | Path | str,
         return latest, False
     settings = {k: module.quiz[k] for k in QUIZ_SETTING_KEYS if k in module.quiz}
     try:
-        quiz = quiz_services.publish_version(org.id, module.slug, module.title, settings,
-                                             module.questions)
+        quiz = quiz_authoring.publish_module_quiz(org.id, module.slug, module.title, settings,
+                                                  module.questions)
     except quiz_services.QuizError as exc:
         raise CourseError(f"module {module.slug!r}: the quiz bank cannot be used: {exc}") from None
     version = ModuleVersion(
@@ -198,10 +199,8 @@ def mark_lesson_read(enrollment: Enrollment, version: ModuleVersion, lesson_slug
 def quiz_passed(user: User, quiz: QuizVersion | None) -> bool:
     if quiz is None or not quiz.questions:
         return True
-    return db.session.execute(
-        select(Attempt.id).where(Attempt.user_id == user.id, Attempt.quiz_version_id == quiz.id,
-                                 Attempt.passed.is_(True)).limit(1)
-    ).first() is not None
+    # A trainer may publish a newer version of the module's quiz: a pass of any version counts.
+    return quiz_services.has_passed(user, quiz)
 
 
 def module_progress(enrollment: Enrollment, version: ModuleVersion) -> ModuleProgress:

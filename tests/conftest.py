@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,48 @@ def submit_form(client, page_url: str, action_url: str, data: dict | None = None
     payload = dict(data or {})
     payload["csrf_token"] = csrf_from(page.text)
     return client.post(action_url, data=payload, **kwargs)
+
+
+# -- the browser ------------------------------------------------------------------------------
+# Playwright cannot download its own browser here, so the system Chromium is used. One
+# Playwright instance serves the whole session (a second sync instance cannot start beside it).
+# Without Chromium the browser tests are skipped with a plain reason, except in CI (CI=true),
+# where a missing browser is a failure: CI installs it.
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium",
+                      shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if path is None:
+        message = ("Chromium is not installed, so the browser tests cannot run: "
+                   "install it with 'apt-get install chromium' (CI does).")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()

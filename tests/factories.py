@@ -112,3 +112,16 @@ class Factory:
                                                  user.name)
         db.session.commit()
         return row
+
+    @_detached
+    def quiz(self, org, slug: str = "sample-quiz", bank=None, **settings):
+        """A published quiz version with a question of every type (tests/quiz_samples.py)."""
+        from quizzes import services as quiz_services
+
+        from .quiz_samples import QUESTIONS
+
+        quiz = quiz_services.publish_version(
+            org.id, slug, settings.pop("title", "Sample quiz"),
+            {"pass_mark": 80, "attempts": 0, **settings}, list(bank or QUESTIONS))
+        db.session.commit()
+        return quiz

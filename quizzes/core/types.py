@@ -160,10 +160,7 @@ class MultipleResponse(QuestionType):
         if not q.get("partial_credit"):
             return Graded(0.0, False, tuple(sorted(chosen)))
         # Each right pick earns a share; each wrong pick costs a share; never below zero.
-        wrong = len(self.choices(q)) - len(key)
-        gained = len(chosen & key) / len(key)
-        lost = len(chosen - key) / wrong if wrong else 0.0
-        return Graded(max(0.0, gained - lost), False, tuple(sorted(chosen)))
+        return Graded(_partial(chosen, key, len(self.choices(q))), False, tuple(sorted(chosen)))
 
 
 @register
@@ -219,10 +216,16 @@ class SpotTheProblem(QuestionType):
         key = self.key(q)
         if chosen == key:
             return Graded(1.0, True, tuple(sorted(chosen)))
-        # Credit for each segment judged right, problem or not.
-        total = len(self.choices(q))
-        right = sum(1 for i in range(total) if (i in chosen) == (i in key))
-        return Graded(right / total if total else 0.0, False, tuple(sorted(chosen)))
+        # A share for each problem found, minus a share for each harmless part flagged, so
+        # selecting nothing (or everything) earns nothing.
+        return Graded(_partial(chosen, key, len(self.choices(q))), False, tuple(sorted(chosen)))
+
+
+def _partial(chosen: set[int], key: set[int], total: int) -> float:
+    wrong = total - len(key)
+    gained = len(chosen & key) / len(key) if key else 0.0
+    lost = len(chosen - key) / wrong if wrong else 0.0
+    return max(0.0, gained - lost)
 
 
 def _type_of(q: dict) -> QuestionType:

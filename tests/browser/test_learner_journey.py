@@ -62,10 +62,10 @@ def test_demo_learner_completes_the_course_and_gets_a_certificate(live_app, live
         for fieldset in page.locator("fieldset.question").all():
             qid = fieldset.get_attribute("data-question")
             for choice in key[qid]:
-                fieldset.locator(f"input[value='{choice}']").check()
+                fieldset.locator(f"input[name='q-{qid}'][value='{choice}']").check()
         page.get_by_role("button", name="Submit answers").click()
         page.get_by_text("You passed").wait_for()
-        page.get_by_role("link", name="Continue").click()
+        page.get_by_role("link", name="Back to the module").click()
         page.get_by_text("You have completed this module.").wait_for()
         page.get_by_role("link", name="Back to my training").click()
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 04:07:55.124933
+Create Date: 2026-11-22 04:11:07.091830
 """
 import sqlalchemy as sa
 from alembic import op
@@ -81,6 +81,19 @@ def upgrade():
         batch_op.create_index('ix_outbox_message_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_message_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('question_bank',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('slug', sa.String(length=64), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('created_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_question_bank_organization_id_organization')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_question_bank')),
+    sa.UniqueConstraint('organization_id', 'slug', name=op.f('uq_question_bank_organization_id_slug'))
+    )
+    with op.batch_alter_table('question_bank', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_question_bank_organization_id'), ['organization_id'], unique=False)
+
     op.create_table('quiz_version',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organization_id', sa.Integer(), nullable=False),
@@ -91,6 +104,7 @@ def upgrade():
     sa.Column('questions', sa.JSON(), nullable=False),
     sa.Column('published', sa.Boolean(), nullable=False),
     sa.Column('created_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_quiz_version_organization_id_organization')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quiz_version')),
     sa.UniqueConstraint('organization_id', 'slug', 'version', name=op.f('uq_quiz_version_organization_id_slug_version'))
@@ -123,6 +137,8 @@ def upgrade():
     sa.Column('quiz_version_id', sa.Integer(), nullable=False),
     sa.Column('seed', sa.Integer(), nullable=False),
     sa.Column('question_ids', sa.JSON(), nullable=False),
+    sa.Column('snapshot', sa.JSON(), nullable=False),
+    sa.Column('locked', sa.JSON(), nullable=False),
     sa.Column('responses', sa.JSON(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('percent', sa.Float(), nullable=True),
@@ -157,6 +173,23 @@ def upgrade():
     )
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
         batch_op.create_index('ix_audit_entry_org_created', ['organization_id', 'created_at'], unique=False)
+
+    op.create_table('bank_question',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('bank_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('updated_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['bank_id'], ['question_bank.id'], name=op.f('fk_bank_question_bank_id_question_bank')),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_bank_question_organization_id_organization')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_question')),
+    sa.UniqueConstraint('bank_id', 'key', name=op.f('uq_bank_question_bank_id_key'))
+    )
+    with op.batch_alter_table('bank_question', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bank_question_bank_id'), ['bank_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bank_question_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('enrollment',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -374,6 +407,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_enrollment_course_id'))
 
     op.drop_table('enrollment')
+    with op.batch_alter_table('bank_question', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bank_question_organization_id'))
+        batch_op.drop_index(batch_op.f('ix_bank_question_bank_id'))
+
+    op.drop_table('bank_question')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_entry_org_created')
 
@@ -393,6 +431,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_quiz_version_organization_id'))
 
     op.drop_table('quiz_version')
+    with op.batch_alter_table('question_bank', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_question_bank_organization_id'))
+
+    op.drop_table('question_bank')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_message_organization_id'))
         batch_op.drop_index('ix_outbox_message_due')
