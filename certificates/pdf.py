@@ -94,13 +94,25 @@ def _template() -> jinja2.Template:
 
 
 def qr_svg(url: str) -> str:
-    return segno.make(url, error="m").svg_inline(scale=3, border=0, dark="#000000")
+    """The QR code as one small SVG path (no XML declaration, no size in pixels)."""
+    return segno.make(url, error="m").svg_inline(scale=1, border=0, dark="#000000",
+                                                 omitsize=True)
+
+
+def _size_class(text: str, long: int, very_long: int | None = None) -> str:
+    if very_long is not None and len(text) > very_long:
+        return "very-long"
+    return "long" if len(text) > long else ""
 
 
 def render_html(content: CertificateContent) -> str:
+    holder_name = clip(content.holder_name, LIMITS["holder_name"])
+    course_title = clip(content.course_title, LIMITS["course_title"])
     return _template().render(
-        holder_name=clip(content.holder_name, LIMITS["holder_name"]),
-        course_title=clip(content.course_title, LIMITS["course_title"]),
+        holder_name=holder_name,
+        name_size=_size_class(holder_name, 34, 70),
+        course_title=course_title,
+        course_size=_size_class(course_title, 70),
         organization_name=clip(content.organization_name, LIMITS["organization_name"]),
         issued=content.issued_at.strftime("%d %B %Y"),
         expires=content.expires_at.strftime("%d %B %Y") if content.expires_at else None,
