@@ -524,8 +524,8 @@ def sweep(now: datetime | None = None) -> SweepReport:
 
 # -- branding --------------------------------------------------------------------------------
 
-LOGO_MAX_BYTES = 512 * 1024
-LOGO_MAX_PIXELS = (2000, 2000)
+LOGO_MAX_BYTES = 256 * 1024  # logos are small; keeps uploads in memory
+LOGO_MAX_PIXELS = (1500, 1500)
 
 
 def validate_logo(data: bytes) -> tuple[bytes, int, int]:
@@ -538,6 +538,10 @@ def validate_logo(data: bytes) -> tuple[bytes, int, int]:
         raise CertificateError(f"the logo is {len(data) // 1024} KB; the limit is "
                                f"{LOGO_MAX_BYTES // 1024} KB", field="logo")
     try:
+        # verify() walks the whole file (PNG chunk CRCs, JPEG markers): a truncated or
+        # corrupt file fails here even though WeasyPrint lets Pillow load truncated images.
+        with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as probe:
+            probe.verify()
         with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
             width, height = image.size
             if width > LOGO_MAX_PIXELS[0] or height > LOGO_MAX_PIXELS[1]:
