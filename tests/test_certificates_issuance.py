@@ -11,7 +11,7 @@ import segno
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from certificates import codes, pdf, services
+from certificates import codes, services
 from certificates.models import Certificate
 from course import services as course_services
 from course.models import Enrollment, ModuleVersion
@@ -138,22 +138,30 @@ def test_pdf_names_the_learner_and_code_and_carries_metadata(app, make):
     assert reader.trailer["/Root"]["/MarkInfo"]["/Marked"]
 
 
-def test_the_qr_code_encodes_the_verification_url(app):
-    code = codes.new_code()
-    with app.test_request_context():
+def qr_modules(image) -> list[list[bool]]:
+    """The dark/light modules of a one-pixel-per-module QR bitmap."""
+    image = image.convert("L")
+    return [[image.getpixel((x, y)) < 128 for x in range(image.width)]
+            for y in range(image.height)]
+
+
+def test_the_qr_code_in_the_pdf_encodes_the_verification_url(app, make):
+    org = make.org()
+    make.completion(make.user(org), make.course(org))
+    with app.app_context():
+        certificate = db.session.execute(select(Certificate)).scalar_one()
+        document, code = certificate.pdf, certificate.code
         url = services.verification_url(code)
     assert url == f"http://localhost/verify/{codes.display(code)}"
-    content = pdf.CertificateContent(
-        holder_name="Sam", course_title="Course", organization_name="Org",
-        issued_at=datetime(2026, 1, 1, tzinfo=UTC), expires_at=None,
-        code_display=codes.display(code), verify_url=url)
-    html = pdf.render_html(content)
-    # No QR decoder is installed: the payload is checked before rendering instead. The
-    # page embeds the symbol segno builds from exactly this URL, and no other URL's symbol.
-    assert segno.make(url, error="m").svg_inline(scale=1, border=0, dark="#000000",
-                                                 omitsize=True) in html
-    assert pdf.qr_svg(url + "X") not in html
-    assert pdf.qr_svg(f"http://localhost/verify/{codes.new_code()}") not in html
+    # No QR decoder is installed, so the payload is checked before rendering: the image in
+    # the PDF has exactly the modules of the symbol encoding this URL (and not another's).
+    images = PdfReader(io.BytesIO(document)).pages[0].images
+    modules = [qr_modules(i.image) for i in images]
+    expected = [list(map(bool, row)) for row in segno.make(url, error="m").matrix]
+    assert expected in modules
+    other = segno.make(url.replace(codes.display(code), codes.display(codes.new_code())),
+                       error="m")
+    assert [list(map(bool, row)) for row in other.matrix] not in modules
 
 
 @pytest.mark.parametrize("size, width_pt", [("A4", 842), ("Letter", 792)])
