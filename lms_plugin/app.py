@@ -18,7 +18,7 @@ import quizzes
 from lms_plugin import cli
 from lms_plugin.config import configure
 from lms_plugin.core import accounts, api, web
-from lms_plugin.core.extensions import csrf, db, migrate
+from lms_plugin.core.extensions import csrf, db, limiter, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 MODEL_MODULES = ("lms_plugin.core.models", "lms_plugin.core.outbox", "quizzes.models", "course.models",
@@ -58,6 +58,7 @@ def create_app(config: dict | type | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)
     accounts.init_app(app)
     web.init_app(app)
     api.init_app(app)

@@ -89,3 +89,4 @@ class TestConfig:
     SECRET_KEY = secrets.token_hex(32)
     PUBLIC_BASE_URL = "http://localhost"
     WTF_CSRF_ENABLED = True
+    RATELIMIT_ENABLED = False  # the rate-limit tests switch it on

@@ -1,5 +1,9 @@
 """The Flask extensions, created unbound here and bound to an app in ``create_app``."""
 
+import os
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -25,3 +29,11 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Rate limits for public endpoints (certificate verification). Memory storage serves one
+# process; several processes share limits through RATELIMIT_STORAGE_URI (e.g. redis://...).
+# TestConfig sets RATELIMIT_ENABLED = False; the tests of the limits turn it back on.
+limiter = Limiter(
+    key_func=get_remote_address,
+    storage_uri=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+    headers_enabled=True,
+)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 04:11:07.091830
+Create Date: 2026-11-22 04:19:19.107018
 """
 import sqlalchemy as sa
 from alembic import op
@@ -191,6 +191,19 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_bank_question_bank_id'), ['bank_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_bank_question_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('certificate_logo',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('png', sa.LargeBinary(), nullable=False),
+    sa.Column('width', sa.Integer(), nullable=False),
+    sa.Column('height', sa.Integer(), nullable=False),
+    sa.Column('uploaded_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_certificate_logo_organization_id_organization')),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['user.id'], name=op.f('fk_certificate_logo_uploaded_by_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certificate_logo')),
+    sa.UniqueConstraint('organization_id', name=op.f('uq_certificate_logo_organization_id'))
+    )
     op.create_table('enrollment',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organization_id', sa.Integer(), nullable=False),
@@ -272,23 +285,35 @@ def upgrade():
     sa.Column('holder_name', sa.String(length=200), nullable=False),
     sa.Column('course_title', sa.String(length=200), nullable=False),
     sa.Column('module_versions', sa.JSON(), nullable=False),
+    sa.Column('policy_version_id', sa.Integer(), nullable=True),
     sa.Column('issued_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expiry_reason', sa.String(length=64), nullable=True),
     sa.Column('revoked_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('revoked_reason', sa.Text(), nullable=True),
+    sa.Column('revoked_by_id', sa.Integer(), nullable=True),
+    sa.Column('replaces_id', sa.Integer(), nullable=True),
+    sa.Column('superseded_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('recertification_enrollment_id', sa.Integer(), nullable=True),
     sa.Column('pdf_sha256', sa.String(length=64), nullable=False),
     sa.Column('pdf', sa.LargeBinary(), nullable=True),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_certificate_course_id_course')),
     sa.ForeignKeyConstraint(['enrollment_id'], ['enrollment.id'], name=op.f('fk_certificate_enrollment_id_enrollment')),
     sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_certificate_organization_id_organization')),
+    sa.ForeignKeyConstraint(['policy_version_id'], ['policy_version.id'], name=op.f('fk_certificate_policy_version_id_policy_version')),
+    sa.ForeignKeyConstraint(['recertification_enrollment_id'], ['enrollment.id'], name=op.f('fk_certificate_recertification_enrollment_id_enrollment')),
+    sa.ForeignKeyConstraint(['replaces_id'], ['certificate.id'], name=op.f('fk_certificate_replaces_id_certificate')),
+    sa.ForeignKeyConstraint(['revoked_by_id'], ['user.id'], name=op.f('fk_certificate_revoked_by_id_user')),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_certificate_user_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_certificate')),
-    sa.UniqueConstraint('code', name=op.f('uq_certificate_code')),
-    sa.UniqueConstraint('enrollment_id', name=op.f('uq_certificate_enrollment_id'))
+    sa.UniqueConstraint('code', name=op.f('uq_certificate_code'))
     )
     with op.batch_alter_table('certificate', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_certificate_course_id'), ['course_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificate_enrollment_id'), ['enrollment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_pdf_sha256'), ['pdf_sha256'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificate_replaces_id'), ['replaces_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_user_id'), ['user_id'], unique=False)
 
     op.create_table('lesson_progress',
@@ -385,8 +410,11 @@ def downgrade():
     op.drop_table('lesson_progress')
     with op.batch_alter_table('certificate', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_certificate_user_id'))
+        batch_op.drop_index(batch_op.f('ix_certificate_replaces_id'))
         batch_op.drop_index(batch_op.f('ix_certificate_pdf_sha256'))
         batch_op.drop_index(batch_op.f('ix_certificate_organization_id'))
+        batch_op.drop_index(batch_op.f('ix_certificate_enrollment_id'))
+        batch_op.drop_index(batch_op.f('ix_certificate_course_id'))
 
     op.drop_table('certificate')
     with op.batch_alter_table('user_role', schema=None) as batch_op:
@@ -407,6 +435,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_enrollment_course_id'))
 
     op.drop_table('enrollment')
+    op.drop_table('certificate_logo')
     with op.batch_alter_table('bank_question', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bank_question_organization_id'))
         batch_op.drop_index(batch_op.f('ix_bank_question_bank_id'))
