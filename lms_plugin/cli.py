@@ -146,6 +146,15 @@ def init_app(app: Flask) -> None:
                 break
             time.sleep(interval)
 
+    @app.cli.command("sweep")
+    def sweep_command() -> None:
+        """Find posting rights that time alone changed (expiries). Run it from cron."""
+        from advocacy import services as advocacy_services
+
+        counts = advocacy_services.sweep()
+        db.session.commit()
+        click.echo(f"checked {counts['checked']}, changed {counts['changed']}")
+
 
 def _create_app():
     from lms_plugin.app import create_app

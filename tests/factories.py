@@ -89,3 +89,38 @@ class Factory:
         _, plaintext = create_api_key(org, "test platform", scopes)
         db.session.commit()
         return plaintext
+
+    # -- advocacy (issue 6) -----------------------------------------------------------------
+
+    @_detached
+    def certified(self, user, course, *, issued_at=None):
+        """Enrol, complete and certify through the real services (PDF included)."""
+        from certificates import services as certificate_services
+        from course.models import Enrollment
+        from lms_plugin.core.timeutil import utcnow
+
+        enrollment = course_services.open_enrollment(user, course) or \
+            course_services.enroll(user, course)
+        enrollment = db.session.get(Enrollment, enrollment.id)
+        enrollment.completed_at = issued_at or utcnow()
+        db.session.flush()
+        certificate = certificate_services.issue_certificate(enrollment)
+        db.session.commit()
+        return certificate
+
+    @_detached
+    def policy(self, org, title: str = "Social media policy", text: str = "Be kind. Disclose."):
+        version = course_services.publish_policy(org, title, text)
+        db.session.commit()
+        return version
+
+    @_detached
+    def acknowledged(self, user, policy):
+        from course.models import PolicyVersion
+        from lms_plugin.core.models import User
+
+        user_row = db.session.get(User, user.id)
+        ack = course_services.acknowledge_policy(user_row, db.session.get(PolicyVersion, policy.id),
+                                                 user_row.name)
+        db.session.commit()
+        return ack
