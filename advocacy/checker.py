@@ -174,8 +174,11 @@ def check_draft(text: str, rules: Rules | None = None) -> list[Finding]:
                 f"More reads as spam."))
 
     lowered = text.casefold()
-    promo = [m for t in rules.brand_terms if t.strip() for m in _term_pattern(t).finditer(text)]
-    promo = promo or [m for w in PROMOTIONAL for m in _term_pattern(w).finditer(text)]
+    # A brand name inside a link (acme.com/careers) is an address, not a claim.
+    promo = [m for t in rules.brand_terms if t.strip() for m in _term_pattern(t).finditer(text)
+             if outside_urls(m)]
+    promo = promo or [m for w in PROMOTIONAL for m in _term_pattern(w).finditer(text)
+                      if outside_urls(m)]
     if promo and not any(d.casefold() in lowered for d in rules.disclosures):
         match = min(promo, key=lambda m: m.start())
         findings.append(_finding(
