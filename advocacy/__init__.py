@@ -2,8 +2,9 @@
 
 
 def init_app(app) -> None:
-    from . import api, services, webhooks
+    from . import api, services, views, webhooks
 
     services.connect_signals()
     webhooks.init_app(app)
     api.init_app(app)
+    views.init_app(app)

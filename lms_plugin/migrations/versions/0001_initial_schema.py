@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:56:36.094655
+Create Date: 2026-11-22 04:05:13.494100
 """
 import sqlalchemy as sa
 from alembic import op
