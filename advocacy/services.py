@@ -12,11 +12,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import event, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, event, exists, func, or_, select
+from sqlalchemy.orm import Session, lazyload
 
 from certificates.models import Certificate
-from course import services as course_services
 from course.models import Course, Enrollment, PolicyAcknowledgment, PolicyVersion
 from lms_plugin.core import audit, outbox
 from lms_plugin.core.extensions import db
@@ -80,11 +79,60 @@ def approved_probation_shares(user: User) -> int:
     ).scalar_one()
 
 
-def probation_shares_setting(org: Organization) -> int:
+def _probation_shares(settings: dict | None) -> int:
     try:
-        return max(0, int(org.setting("probation_shares", 0) or 0))
+        return max(0, int((settings or {}).get("probation_shares", 0) or 0))
     except (TypeError, ValueError):
         return 0
+
+
+def _facts_statements():
+    """Built once with bound parameters: building a statement costs more than running it."""
+    user_id, org_id = bindparam("user_id"), bindparam("org_id")
+    current_policy = (select(PolicyVersion.id)
+                      .where(PolicyVersion.organization_id == org_id)
+                      .order_by(PolicyVersion.number.desc()).limit(1).scalar_subquery())
+    row = select(
+        Organization.settings,
+        select(Suspension.id).where(Suspension.user_id == user_id,
+                                    Suspension.reinstated_at.is_(None))
+        .order_by(Suspension.suspended_at.desc()).limit(1).scalar_subquery(),
+        current_policy,
+        select(PolicyAcknowledgment.id).where(
+            PolicyAcknowledgment.user_id == user_id,
+            PolicyAcknowledgment.policy_version_id == current_policy,
+        ).limit(1).scalar_subquery(),
+    ).where(Organization.id == org_id)
+    enrolled = exists().where(Enrollment.user_id == user_id, Enrollment.course_id == Course.id)
+    courses = (
+        select(Course.id, Course.title, Certificate.id, Certificate.revoked_at,
+               Certificate.expires_at, enrolled)
+        .select_from(Course)
+        .outerjoin(Certificate, and_(Certificate.course_id == Course.id,
+                                     Certificate.user_id == user_id))
+        .where(Course.organization_id == org_id, Course.required_for_posting.is_(True))
+        .order_by(Course.id, Certificate.id)
+    )
+    return row, courses
+
+
+_FACTS_ROW, _FACTS_COURSES = _facts_statements()
+
+
+def _facts(user: User):
+    """Everything the rule reads, in two indexed queries (the eligibility API is hot)."""
+    params = {"user_id": user.id, "org_id": user.organization_id}
+    return (db.session.execute(_FACTS_ROW, params).one(),
+            db.session.execute(_FACTS_COURSES, params).all())
+
+
+def _certificate_status(revoked_at, expires_at, now: datetime) -> str:
+    """The same reading as ``Certificate.status``, on bare columns."""
+    if revoked_at is not None:
+        return "revoked"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    return "valid"
 
 
 def posting_rights_for(user: User, now: datetime | None = None) -> PostingRights:
@@ -94,65 +142,55 @@ def posting_rights_for(user: User, now: datetime | None = None) -> PostingRights
     if not user.active:
         return PostingRights(False, "suspended", ["The account is deactivated."],
                              [Step("hr", "Ask HR to reactivate your account.")])
-    suspension = open_suspension(user)
-    if suspension is not None:
+    (settings, suspension_id, policy_id, acknowledgment_id), courses = _facts(user)
+    if suspension_id is not None:
+        suspension = db.session.get(Suspension, suspension_id)
         return PostingRights(
             False, "suspended",
             [f"Posting rights were suspended on {suspension.suspended_at:%d %B %Y}: "
              f"{suspension.reason}"],
             [Step("hr", "Only HR or an administrator can reinstate posting rights.")])
 
-    required = list(db.session.execute(
-        select(Course).where(Course.organization_id == user.organization_id,
-                             Course.required_for_posting.is_(True)).order_by(Course.id)
-    ).scalars())
-    certificates = list(db.session.execute(
-        select(Certificate).where(Certificate.user_id == user.id)
-    ).scalars()) if required else []
-    enrolled = set(db.session.execute(
-        select(Enrollment.course_id).where(Enrollment.user_id == user.id)
-    ).scalars()) if required else set()
+    by_course: dict[int, tuple[str, set[str], bool]] = {}
+    for course_id, title, certificate_id, revoked_at, expires_at, enrolled in courses:
+        _, seen, _ = by_course.setdefault(course_id, (title, set(), bool(enrolled)))
+        if certificate_id is not None:
+            seen.add(_certificate_status(revoked_at, expires_at, now))
     reasons: list[str] = []
     steps: list[Step] = []
     statuses: set[str] = set()
-    for course in required:
-        mine = [c.status(now) for c in certificates if c.course_id == course.id]
+    for course_id, (title, mine, enrolled) in by_course.items():
         if "valid" in mine:
             continue
         if "expired" in mine:
             statuses.add("expired")
-            text = f"The certificate for '{course.title}' has expired: retake the course."
+            text = f"The certificate for '{title}' has expired: retake the course."
         elif "revoked" in mine:
             statuses.add("in_training")
-            text = (f"The certificate for '{course.title}' was revoked: ask HR why, then "
+            text = (f"The certificate for '{title}' was revoked: ask HR why, then "
                     f"retake the course.")
-        elif course.id in enrolled:
+        elif enrolled:
             statuses.add("in_training")
-            text = f"'{course.title}' is not completed yet."
+            text = f"'{title}' is not completed yet."
         else:
             statuses.add("not_started")
-            text = f"Not enrolled in '{course.title}' yet: ask HR or your trainer to enrol you."
+            text = f"Not enrolled in '{title}' yet: ask HR or your trainer to enrol you."
         reasons.append(text)
-        steps.append(Step("course", text, course.id))
+        steps.append(Step("course", text, course_id))
 
-    policy = course_services.current_policy(user.organization_id)
-    if policy is not None:
-        acknowledged = db.session.execute(
-            select(PolicyAcknowledgment.id).filter_by(user_id=user.id,
-                                                     policy_version_id=policy.id)
-        ).first()
-        if acknowledged is None:
-            statuses.add("policy_update_required")
-            text = (f"Read and acknowledge the social media policy (version {policy.number}, "
-                    f"'{policy.title}').")
-            reasons.append(text)
-            steps.append(Step("policy", text))
+    if policy_id is not None and acknowledgment_id is None:
+        policy = db.session.get(PolicyVersion, policy_id)
+        statuses.add("policy_update_required")
+        text = (f"Read and acknowledge the social media policy (version {policy.number}, "
+                f"'{policy.title}').")
+        reasons.append(text)
+        steps.append(Step("policy", text))
 
     for status in ("expired", "in_training", "not_started", "policy_update_required"):
         if status in statuses:
             return PostingRights(False, status, reasons, steps)
 
-    required_shares = probation_shares_setting(user.organization)
+    required_shares = _probation_shares(settings)
     if required_shares:
         approved = approved_probation_shares(user)
         if approved < required_shares:
@@ -164,17 +202,22 @@ def posting_rights_for(user: User, now: datetime | None = None) -> PostingRights
     return PostingRights(True, "eligible", [])
 
 
+_FIND_EMPLOYEE = (
+    select(User).options(lazyload(User.role_rows))
+    .where(User.organization_id == bindparam("org_id"),
+           or_(User.email == bindparam("email"), User.external_id == bindparam("identifier")))
+    .order_by(User.id).limit(1)
+)
+
+
 def find_employee(organization_id: int, identifier: str) -> User | None:
     """By e-mail or external id, only within ``organization_id``."""
     identifier = identifier.strip()
     if not identifier:
         return None
-    return db.session.execute(
-        select(User).where(
-            User.organization_id == organization_id,
-            or_(User.email == identifier.lower(), User.external_id == identifier),
-        ).order_by(User.id).limit(1)
-    ).scalar_one_or_none()
+    return db.session.execute(_FIND_EMPLOYEE, {
+        "org_id": organization_id, "email": identifier.lower(), "identifier": identifier,
+    }).scalar_one_or_none()
 
 
 def find_employees(organization_id: int, identifiers: list[str]) -> dict[str, User]:
@@ -183,7 +226,7 @@ def find_employees(organization_id: int, identifiers: list[str]) -> dict[str, Us
     if not cleaned:
         return {}
     users = db.session.execute(
-        select(User).where(
+        select(User).options(lazyload(User.role_rows)).where(
             User.organization_id == organization_id,
             or_(User.email.in_({i.lower() for i in cleaned}), User.external_id.in_(cleaned)),
         ).order_by(User.id)
