@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from lms_plugin.core.extensions import db
 from lms_plugin.core.models import User
@@ -92,6 +102,9 @@ class AdvocacyPost(db.Model):
     suggested_text: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(2000))
     image_url: Mapped[str | None] = mapped_column(String(2000))
+    # An uploaded image, kept in the database so that every app server can serve it.
+    image_type: Mapped[str | None] = mapped_column(String(20))
+    image_data: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     hashtags: Mapped[list] = mapped_column(JSON, default=list)
     disclosure: Mapped[str] = mapped_column(String(200))
     networks: Mapped[list] = mapped_column(JSON, default=list)

@@ -530,7 +530,8 @@ NETWORKS = {
 def publish_post(org: Organization, *, title: str, suggested_text: str, disclosure: str,
                  link: str | None = None, image_url: str | None = None,
                  hashtags: list[str] | None = None, networks: list[str] | None = None,
-                 expires_at: datetime | None = None, by: User | None = None):
+                 expires_at: datetime | None = None, by: User | None = None,
+                 image: bytes | None = None):
     """Comms staff add an approved post to the library. Errors name the field at fault."""
     from .models import AdvocacyPost
 
@@ -560,6 +561,14 @@ def publish_post(org: Organization, *, title: str, suggested_text: str, disclosu
         problems["networks"] = f"Unknown network '{unknown[0]}': choose from {', '.join(NETWORKS)}."
     elif not chosen:
         problems["networks"] = "Choose at least one network."
+    image_type = None
+    if image is not None:
+        image_type = image_kind(image)
+        if image_type is None:
+            problems["image"] = "The upload is not a PNG, JPEG, GIF or WebP image."
+        elif len(image) > MAX_IMAGE_BYTES:
+            problems["image"] = (f"The image is {len(image) // 1024:,} KB; the limit is "
+                                 f"{MAX_IMAGE_BYTES // 1024:,} KB.")
     if expires_at is not None and expires_at <= utcnow():
         problems["expires_at"] = "The expiry is in the past: choose a future date or none."
     if problems:
@@ -568,11 +577,28 @@ def publish_post(org: Organization, *, title: str, suggested_text: str, disclosu
                         link=(link or "").strip() or None,
                         image_url=(image_url or "").strip() or None,
                         hashtags=tags, disclosure=disclosure[:200], networks=chosen,
-                        expires_at=expires_at, created_by_id=by.id if by else None)
+                        expires_at=expires_at, created_by_id=by.id if by else None,
+                        image_type=image_type if image is not None else None,
+                        image_data=image if image_type else None)
     db.session.add(post)
     db.session.flush()
     audit.record(org.id, "advocacy.post_published", actor=by, subject=post, title=post.title)
     return post
+
+
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+_IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+                     (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+
+
+def image_kind(data: bytes) -> str | None:
+    """The image type from the file's first bytes (the name and the browser's claim lie)."""
+    for signature, kind in _IMAGE_SIGNATURES:
+        if data.startswith(signature):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 class PostError(AdvocacyError):

@@ -105,6 +105,17 @@ def share(post_id: int):
                            networks=services.NETWORKS), status
 
 
+@bp.get("/posts/<int:post_id>/image")
+@login_required
+def post_image(post_id: int):
+    post = get_scoped_or_404(AdvocacyPost, post_id)
+    if not post.image_data:
+        abort(404)
+    return Response(post.image_data, mimetype=post.image_type,
+                    headers={"X-Content-Type-Options": "nosniff",
+                             "Cache-Control": "private, max-age=3600"})
+
+
 @bp.get("/shares/<int:share_id>")
 @login_required
 def shared(share_id: int):
@@ -165,18 +176,15 @@ def new_post():
                 expires_at = datetime.combine(day, time(23, 59), tzinfo=UTC)
             except ValueError:
                 errors["expires_on"] = "Use a date like 2026-12-31."
-        image_url = form["image_url"]
         upload = request.files.get("image")
-        if upload is not None and upload.filename:
-            errors["image"] = ("Uploads are not stored yet: put the image on your website or "
-                               "asset library and paste its https:// address instead.")
+        image = upload.read(services.MAX_IMAGE_BYTES + 1) if upload and upload.filename else None
         # The service checks every other field even when the date is wrong: all problems at once.
         try:
             post = services.publish_post(
                 _org(), title=form["title"], suggested_text=form["suggested_text"],
-                disclosure=form["disclosure"], link=form["link"], image_url=image_url,
+                disclosure=form["disclosure"], link=form["link"], image_url=form["image_url"],
                 hashtags=form["hashtags"].replace(",", " ").split(), networks=chosen,
-                expires_at=expires_at, by=current_user)
+                expires_at=expires_at, by=current_user, image=image)
         except services.PostError as exc:
             errors.update(exc.problems)
         if errors:

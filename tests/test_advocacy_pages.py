@@ -317,3 +317,35 @@ def test_admin_edits_the_lexicon_and_the_checker_page_uses_it(app, client, auth,
     submit_form(client, "/advocacy/lexicon", f"/advocacy/lexicon/{term_id}/delete")
     with app.app_context():
         assert db.session.execute(select(ConfidentialTerm)).first() is None
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
+       b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
+       b"\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def test_comms_upload_an_image_that_employees_see_and_fakes_are_refused(app, client, auth, make,
+                                                                        org):
+    make.user(org, "tara@acme.test", roles=(Role.TRAINER,))
+    fields = {"title": "Team photo", "suggested_text": "Our team.", "disclosure": "#employee",
+              "networks": ["linkedin"]}
+    auth.login("tara@acme.test")
+    fake = submit_form(client, "/advocacy/library/new", "/advocacy/library/new",
+                       {**fields, "image": (io.BytesIO(b"<script>x</script>"), "photo.png")},
+                       content_type="multipart/form-data")
+    assert fake.status_code == 400
+    assert "not a PNG, JPEG, GIF or WebP image" in fake.text and 'id="image-error"' in fake.text
+    ok = submit_form(client, "/advocacy/library/new", "/advocacy/library/new",
+                     {**fields, "image": (io.BytesIO(PNG), "photo.png")},
+                     content_type="multipart/form-data")
+    assert ok.status_code == 302
+    with app.app_context():
+        post_id = db.session.execute(select(AdvocacyPost.id)).scalar_one()
+    image = client.get(f"/advocacy/posts/{post_id}/image")
+    assert (image.status_code, image.mimetype, image.data) == (200, "image/png", PNG)
+    assert image.headers["X-Content-Type-Options"] == "nosniff"
+    auth.logout()
+    stranger_org = make.org()
+    make.user(stranger_org, "them@other.test")
+    auth.login("them@other.test")
+    assert client.get(f"/advocacy/posts/{post_id}/image").status_code == 404

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 04:05:13.494100
+Create Date: 2026-11-22 04:15:27.987300
 """
 import sqlalchemy as sa
 from alembic import op
@@ -152,6 +152,8 @@ def upgrade():
     sa.Column('suggested_text', sa.Text(), nullable=False),
     sa.Column('link', sa.String(length=2000), nullable=True),
     sa.Column('image_url', sa.String(length=2000), nullable=True),
+    sa.Column('image_type', sa.String(length=20), nullable=True),
+    sa.Column('image_data', sa.LargeBinary(), nullable=True),
     sa.Column('hashtags', sa.JSON(), nullable=False),
     sa.Column('disclosure', sa.String(length=200), nullable=False),
     sa.Column('networks', sa.JSON(), nullable=False),
