@@ -67,6 +67,10 @@ CLAUSES: dict[str, tuple[str, str]] = {
 PROFANITY = ("fuck", "fucking", "fucked", "shit", "shitty", "bullshit", "bastard", "asshole",
              "arsehole", "bitch", "dickhead", "crap", "damn", "wtf", "piss off", "bollocks")
 
+# Insults the sentiment lexicon scores as neutral (plurals, slang): hostile whatever VADER says.
+INSULTS = ("idiot", "idiots", "moron", "morons", "clown", "clowns", "loser", "losers",
+           "incompetent", "scum", "stupid", "dumb", "imbecile", "imbeciles", "clueless")
+
 # Words that make a post promotional even without a brand term.
 PROMOTIONAL = ("buy", "discount", "offer", "sale", "launch", "launching", "new product",
                "sign up", "register now", "check out", "we're hiring", "we are hiring",
@@ -198,6 +202,14 @@ def check_draft(text: str, rules: Rules | None = None) -> list[Finding]:
                 rules, "tone", REVIEW, text, start, end,
                 f"This sentence reads as hostile or negative (sentiment {score:+.2f}): "
                 f"would you say it to the person's face, with your manager listening?"))
+
+    hostile = [(f.start, f.end) for f in findings if f.rule == "tone"]
+    for word in INSULTS:
+        for match in _term_pattern(word).finditer(text):
+            if not any(s <= match.start() < e for s, e in hostile):
+                findings.append(_finding(
+                    rules, "tone", REVIEW, text, match.start(), match.end(),
+                    f"'{match.group()}' is an insult: criticise ideas, never people."))
 
     return sorted(findings, key=lambda f: (f.start, f.end, f.rule))
 

@@ -331,20 +331,26 @@ def refresh_organization(organization_id: int, *, cause: str) -> int:
     return changed
 
 
-def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Find what time alone changed (certificates expiring): run from cron via ``cleared sweep``."""
+def sweep(now: datetime | None = None, *, everyone: bool = False) -> dict[str, int]:
+    """Find what time alone changed (certificates expiring): run from cron via ``cleared sweep``.
+
+    ``everyone`` recomputes every user instead: once after installing or upgrading, to record
+    the statuses of people certified before transitions were tracked.
+    """
     now = now or utcnow()
-    due_users = select(Certificate.user_id).where(Certificate.expires_at.is_not(None),
-                                                  Certificate.expires_at <= now)
-    candidates = db.session.execute(
-        select(User).join(PostingRightsState, PostingRightsState.user_id == User.id)
-        .where(PostingRightsState.status.in_(MAY_SHARE), User.id.in_(due_users))
-        .order_by(User.id)
-    ).scalars()
+    if everyone:
+        query = select(User).order_by(User.id)
+    else:
+        due_users = select(Certificate.user_id).where(Certificate.expires_at.is_not(None),
+                                                      Certificate.expires_at <= now)
+        query = (select(User).join(PostingRightsState, PostingRightsState.user_id == User.id)
+                 .where(PostingRightsState.status.in_(MAY_SHARE), User.id.in_(due_users))
+                 .order_by(User.id))
     counts = {"checked": 0, "changed": 0}
-    for user in list(candidates):
+    for user in list(db.session.execute(query).scalars()):
         counts["checked"] += 1
-        before = db.session.get(PostingRightsState, user.id).status
+        state = db.session.get(PostingRightsState, user.id)
+        before = state.status if state is not None else None
         if refresh_posting_rights(user, cause="sweep").status != before:
             counts["changed"] += 1
     return counts

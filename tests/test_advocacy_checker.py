@@ -41,6 +41,7 @@ DRAFTS = [
     ("Read https://evil.example.net/acme.com", [("links", "review", "https://evil.example.net/acme.com")]),
     ("Our competitors are pathetic liars and I hate them.",
      [("tone", "review", "Our competitors are pathetic liars and I hate them.")]),
+    ("Honestly, you idiots never listen", [("tone", "review", "idiots")]),
     ("The support team was terrible, awful and useless. Otherwise fine.",
      [("tone", "review", "The support team was terrible, awful and useless.")]),
 ]

@@ -149,6 +149,7 @@ def test_expiry_is_found_by_the_sweep_and_announced_once(app, make, runner):
     assert "has expired: retake the course" in rights(app, person).reasons[0]
     assert transitions(app, person) == ["posting_rights.granted", "posting_rights.expired"]
     assert runner.invoke(args=["sweep"]).output.strip() == "checked 0, changed 0"
+    assert runner.invoke(args=["sweep", "--all"]).output.strip() == "checked 1, changed 0"
     assert [e["type"] for e in queued_events(app)] == ["posting_rights.expired"]
 
 
