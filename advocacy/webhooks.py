@@ -128,25 +128,36 @@ def check_url(url: str, *, allow_private: bool = False, resolve: bool = True) ->
     return Target(parts.scheme, host, port, path, addresses)
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """Connects to the address that was checked, while TLS still verifies the host name."""
+def _connect_checked(addresses: tuple[str, ...], port: int, timeout: float) -> socket.socket:
+    """Only the addresses that were checked, in order (a name may have IPv6 and IPv4)."""
+    last: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            last = exc
+    raise last or OSError("no address to connect to")
 
-    def __init__(self, host: str, address: str, port: int, **kwargs):
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """Connects to the addresses that were checked, while TLS still verifies the host name."""
+
+    def __init__(self, host: str, addresses: tuple[str, ...], port: int, **kwargs):
         super().__init__(host, port, **kwargs)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = _connect_checked(self._addresses, self.port, self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, address: str, port: int, **kwargs):
+    def __init__(self, host: str, addresses: tuple[str, ...], port: int, **kwargs):
         super().__init__(host, port, **kwargs)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect_checked(self._addresses, self.port, self.timeout)
 
 
 @dataclass(frozen=True)
@@ -161,10 +172,10 @@ def post(target: Target, body: bytes, headers: dict[str, str]) -> Response:
     started = time.perf_counter()
     if target.scheme == "https":
         conn: http.client.HTTPConnection = _PinnedHTTPSConnection(
-            target.host, target.addresses[0], target.port, timeout=TIMEOUT_SECONDS,
+            target.host, target.addresses, target.port, timeout=TIMEOUT_SECONDS,
             context=ssl.create_default_context())
     else:
-        conn = _PinnedHTTPConnection(target.host, target.addresses[0], target.port,
+        conn = _PinnedHTTPConnection(target.host, target.addresses, target.port,
                                      timeout=TIMEOUT_SECONDS)
     try:
         conn.request("POST", target.path, body=body, headers=headers)

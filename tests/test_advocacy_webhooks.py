@@ -378,3 +378,12 @@ def test_suspension_reaches_the_platform_within_one_worker_pass(app, make, org, 
     assert types == ["posting_rights.granted", "posting_rights.suspended"]
     data = json.loads(receiver.requests[-1][1])["data"]
     assert "Harmful post" in data["reasons"][0] and data["status"] == "suspended"
+
+
+def test_delivery_by_host_name_connects_only_to_checked_addresses(app, make, org, receiver):
+    """'localhost' may resolve to ::1 first; the worker tries each checked address in turn."""
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    setup_endpoint(app, org, url)
+    grant(app, make, org)
+    assert process(app)["delivered"] == 1
+    assert receiver.requests[0][0]["Host"].startswith("localhost:")
