@@ -445,12 +445,18 @@ def _before_commit(session: Session) -> None:
 
 
 def _after_rollback(session: Session, previous_transaction) -> None:
+    if previous_transaction.nested or previous_transaction.parent is not None:
+        return  # a savepoint rolled back (an outbox dedupe race): the outer work goes on
     session.info.pop(_USERS, None)
     session.info.pop(_ORGS, None)
 
 
-def _on_certificate(certificate: Certificate, **_: object) -> None:
-    mark_user(certificate.user_id)
+def _on_certificate(sender: object, **extra: object) -> None:
+    # Defensive about the sender: the certificate itself, or passed as ``certificate=``.
+    certificate = extra.get("certificate", sender)
+    user_id = getattr(certificate, "user_id", None)
+    if user_id is not None:
+        mark_user(user_id)
 
 
 def connect_signals() -> None:

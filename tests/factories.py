@@ -93,7 +93,7 @@ class Factory:
     # -- advocacy (issue 6) -----------------------------------------------------------------
 
     @_detached
-    def certified(self, user, course, *, issued_at=None):
+    def certified_for_posting(self, user, course, *, issued_at=None):
         """Enrol, complete and certify through the real services (PDF included)."""
         from certificates import services as certificate_services
         from course.models import Enrollment
@@ -109,13 +109,14 @@ class Factory:
         return certificate
 
     @_detached
-    def policy(self, org, title: str = "Social media policy", text: str = "Be kind. Disclose."):
+    def published_policy(self, org, title: str = "Social media policy",
+                         text: str = "Be kind. Disclose."):
         version = course_services.publish_policy(org, title, text)
         db.session.commit()
         return version
 
     @_detached
-    def acknowledged(self, user, policy):
+    def policy_acknowledged(self, user, policy):
         from course.models import PolicyVersion
         from lms_plugin.core.models import User
 

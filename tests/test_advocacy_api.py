@@ -74,7 +74,7 @@ def test_batch_answers_in_order_for_known_and_unknown(client, make):
     course = make.course(org)
     make.user(org, "a@acme.test")
     cleared = make.user(org, "b@acme.test", external_id="B-2")
-    make.certified(cleared, course)
+    make.certified_for_posting(cleared, course)
     key = make.api_key(org)
     response = client.post("/api/v1/posting-rights:batch", headers=bearer(key),
                            json={"identifiers": ["B-2", "nobody@acme.test", "a@acme.test"]})

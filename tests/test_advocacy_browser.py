@@ -50,7 +50,7 @@ def test_certified_learner_personalises_and_shares_a_post(app, make, live_server
     org = make.org(name="Acme")
     course = make.course(org)
     learner = make.user(org, "sam@acme.test", name="Sam Okafor")
-    make.certified(learner, course)
+    make.certified_for_posting(learner, course)
     with app.app_context():
         services.publish_post(db.session.get(Organization, org.id), title="Leeds office",
                               suggested_text="We opened an office in Leeds.",

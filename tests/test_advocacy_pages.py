@@ -38,7 +38,7 @@ def publish(app, org, **overrides):
 def test_not_eligible_employee_sees_exactly_what_is_missing_with_links(app, client, auth, make,
                                                                        org):
     course = make.course(org)
-    make.policy(org)
+    make.published_policy(org)
     person = make.user(org, "sam@acme.test")
     make.enrollment(person, course)
     publish(app, org)
@@ -59,7 +59,7 @@ def test_eligible_employee_personalises_and_shares_with_the_disclosure_kept(app,
                                                                             make, org):
     course = make.course(org)
     person = make.user(org, "sam@acme.test")
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     post_id = publish(app, org)
     auth.login("sam@acme.test")
     assert "Our new office" in client.get("/advocacy/").text
@@ -101,7 +101,7 @@ def test_share_service_refuses_text_without_disclosure_and_blocked_employees(app
     course = make.course(org)
     person = make.user(org)
     outsider = make.user(org)
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     post_id = publish(app, org)
     with app.app_context():
         post = db.session.get(AdvocacyPost, post_id)
@@ -149,7 +149,7 @@ def test_probation_share_goes_to_the_queue_and_approval_counts(app, client, auth
     make.user(org, "tara@acme.test", roles=(Role.TRAINER,))
     course = make.course(org)
     person = make.user(org, "sam@acme.test")
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     post_id = publish(app, org)
     auth.login("sam@acme.test")
     assert "your first shares are reviewed" in client.get("/advocacy/").text
@@ -177,7 +177,7 @@ def test_hr_suspends_and_reinstates_with_a_reason(app, client, auth, make, org):
     make.user(org, "hr@acme.test", roles=(Role.HR,))
     course = make.course(org)
     person = make.user(org, "sam@acme.test", name="Sam Okafor")
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     auth.login("hr@acme.test")
     listing = client.get("/advocacy/people?status=eligible")
     assert "Sam Okafor" in listing.text
@@ -219,7 +219,7 @@ def test_audit_export_is_safe_csv_with_bom_and_is_itself_audited(app, client, au
     make.user(org, "hr@acme.test", roles=(Role.HR,))
     course = make.course(org)
     person = make.user(org, "zoe@acme.test", name="Zoë")
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     with app.app_context():
         for reason in ("=cmd|' /C calc'!A0", "+1+1", "-2", "@SUM(A1)", "Zoë ok"):
             services.suspend(db.session.get(User, person.id), reason,

@@ -77,7 +77,7 @@ def test_certificate_grants_rights_in_the_same_transaction_with_audit_and_webhoo
     course = make.course(org)
     person = make.user(org)
     with_endpoint(app, org)
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     assert rights(app, person).status == "eligible"
     assert rights(app, person).eligible is True
     assert transitions(app, person) == ["posting_rights.granted"]
@@ -93,28 +93,28 @@ def test_every_required_course_must_be_certified(app, make, org):
     second = make.course(org, slug="refresher", title="Refresher")
     optional = make.course(org, slug="extra", title="Extra", required_for_posting=False)
     person = make.user(org)
-    make.certified(person, first)
+    make.certified_for_posting(person, first)
     make.enrollment(person, optional)
     answer = rights(app, person)
     assert answer.status == "not_started"
     assert answer.reasons == [
         "Not enrolled in 'Refresher' yet: ask HR or your trainer to enrol you."]
-    make.certified(person, second)
+    make.certified_for_posting(person, second)
     assert rights(app, person).status == "eligible"
 
 
 def test_new_policy_version_requires_acknowledgment_then_grants_again(app, make, org):
     course = make.course(org)
     person = make.user(org)
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     with_endpoint(app, org)
-    policy = make.policy(org)
+    policy = make.published_policy(org)
     answer = rights(app, person)
     assert answer.status == "policy_update_required"
     assert "acknowledge the social media policy (version 1" in answer.reasons[0]
     assert transitions(app, person) == ["posting_rights.granted",
                                         "posting_rights.policy_update_required"]
-    make.acknowledged(person, policy)
+    make.policy_acknowledged(person, policy)
     assert rights(app, person).status == "eligible"
     assert [e["type"] for e in queued_events(app)] == [
         "posting_rights.policy_update_required", "posting_rights.granted"]
@@ -124,7 +124,7 @@ def test_expiry_is_found_by_the_sweep_and_announced_once(app, make, runner):
     org = make.org(recertification_months=12, allow_private_webhooks=True)
     course = make.course(org)
     person = make.user(org)
-    make.certified(person, course, issued_at=utcnow() - timedelta(days=360))
+    make.certified_for_posting(person, course, issued_at=utcnow() - timedelta(days=360))
     assert rights(app, person).status == "eligible"
     with_endpoint(app, org)
     with app.app_context():
@@ -156,7 +156,7 @@ def test_expiry_is_found_by_the_sweep_and_announced_once(app, make, runner):
 def test_suspension_and_reinstatement_are_audited_with_reason_and_actor(app, make, org, hr):
     course = make.course(org)
     person = make.user(org)
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     with_endpoint(app, org)
     with app.app_context():
         by = db.session.get(User, hr.id)
@@ -201,7 +201,7 @@ def test_suspension_requires_a_reason_and_the_same_organisation(app, make, org, 
 def test_deactivated_account_is_suspended(app, make, org):
     course = make.course(org)
     person = make.user(org)
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     with app.app_context():
         db.session.get(User, person.id).active = False
         db.session.commit()
@@ -212,7 +212,7 @@ def test_deactivated_account_is_suspended(app, make, org):
 def test_revoked_certificate_revokes_rights(app, make, org):
     course = make.course(org)
     person = make.user(org)
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     with_endpoint(app, org)
     with app.app_context():
         # However the certificates package revokes (its service, a signal, a script), the
@@ -230,7 +230,7 @@ def test_revoked_certificate_revokes_rights(app, make, org):
 def test_rolled_back_change_leaves_no_audit_and_no_webhook(app, make, org, hr):
     course = make.course(org)
     person = make.user(org)
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     with_endpoint(app, org)
     with app.app_context():
         services.suspend(db.session.get(User, person.id), "oops", by=db.session.get(User, hr.id))
@@ -262,7 +262,7 @@ def test_probation_queues_first_shares_and_promotes_after_n_approvals(app, make,
     reviewer = make.user(org, roles=(Role.TRAINER,))
     course = make.course(org)
     person = make.user(org)
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     answer = rights(app, person)
     assert (answer.eligible, answer.status, answer.probation_remaining) == (False, "probation", 2)
     assert "0 of 2 approved" in answer.reasons[0]

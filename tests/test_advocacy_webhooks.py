@@ -106,7 +106,7 @@ def grant(app, make, org):
     """An employee becomes eligible: one posting_rights.granted event is queued."""
     course = make.course(org)
     person = make.user(org)
-    make.certified(person, course)
+    make.certified_for_posting(person, course)
     return person
 
 
