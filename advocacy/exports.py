@@ -27,9 +27,18 @@ def audit_csv(entries: Iterable[AuditEntry]) -> bytes:
     writer.writerow(HEADER)
     for entry in entries:
         actor = entry.actor.email if entry.actor is not None else "system"
-        writer.writerow([neutralise(v) for v in (
-            entry.created_at.strftime("%Y-%m-%d %H:%M:%S"), actor, entry.action,
-            entry.subject_type, entry.subject_id, entry.reason,
-            json.dumps(entry.detail or {}, ensure_ascii=False, sort_keys=True),
-        )])
+        writer.writerow(
+            [
+                neutralise(v)
+                for v in (
+                    entry.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    actor,
+                    entry.action,
+                    entry.subject_type,
+                    entry.subject_id,
+                    entry.reason,
+                    json.dumps(entry.detail or {}, ensure_ascii=False, sort_keys=True),
+                )
+            ]
+        )
     return "\ufeff".encode() + out.getvalue().encode("utf-8")

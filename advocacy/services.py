@@ -24,8 +24,15 @@ from lms_plugin.core.timeutil import utcnow
 
 from .models import PostingRightsState, Share, Suspension, WebhookEndpoint
 
-STATUSES = ("not_started", "in_training", "eligible", "probation", "expired",
-            "policy_update_required", "suspended")
+STATUSES = (
+    "not_started",
+    "in_training",
+    "eligible",
+    "probation",
+    "expired",
+    "policy_update_required",
+    "suspended",
+)
 #: Statuses in which the employee may share from the hub (in probation, through approval).
 MAY_SHARE = ("eligible", "probation")
 WEBHOOK_TOPIC = "advocacy.webhook"
@@ -65,17 +72,18 @@ class PostingRights:
 
 def open_suspension(user: User) -> Suspension | None:
     return db.session.execute(
-        select(Suspension).where(Suspension.user_id == user.id,
-                                 Suspension.reinstated_at.is_(None))
-        .order_by(Suspension.suspended_at.desc()).limit(1)
+        select(Suspension)
+        .where(Suspension.user_id == user.id, Suspension.reinstated_at.is_(None))
+        .order_by(Suspension.suspended_at.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
 def approved_probation_shares(user: User) -> int:
     return db.session.execute(
-        select(func.count(Share.id)).where(Share.user_id == user.id,
-                                           Share.during_probation.is_(True),
-                                           Share.status == "approved")
+        select(func.count(Share.id)).where(
+            Share.user_id == user.id, Share.during_probation.is_(True), Share.status == "approved"
+        )
     ).scalar_one()
 
 
@@ -89,27 +97,43 @@ def _probation_shares(settings: dict | None) -> int:
 def _facts_statements():
     """Built once with bound parameters: building a statement costs more than running it."""
     user_id, org_id = bindparam("user_id"), bindparam("org_id")
-    current_policy = (select(PolicyVersion.id)
-                      .where(PolicyVersion.organization_id == org_id)
-                      .order_by(PolicyVersion.number.desc()).limit(1).scalar_subquery())
+    current_policy = (
+        select(PolicyVersion.id)
+        .where(PolicyVersion.organization_id == org_id)
+        .order_by(PolicyVersion.number.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     row = select(
         Organization.settings,
-        select(Suspension.id).where(Suspension.user_id == user_id,
-                                    Suspension.reinstated_at.is_(None))
-        .order_by(Suspension.suspended_at.desc()).limit(1).scalar_subquery(),
+        select(Suspension.id)
+        .where(Suspension.user_id == user_id, Suspension.reinstated_at.is_(None))
+        .order_by(Suspension.suspended_at.desc())
+        .limit(1)
+        .scalar_subquery(),
         current_policy,
-        select(PolicyAcknowledgment.id).where(
+        select(PolicyAcknowledgment.id)
+        .where(
             PolicyAcknowledgment.user_id == user_id,
             PolicyAcknowledgment.policy_version_id == current_policy,
-        ).limit(1).scalar_subquery(),
+        )
+        .limit(1)
+        .scalar_subquery(),
     ).where(Organization.id == org_id)
     enrolled = exists().where(Enrollment.user_id == user_id, Enrollment.course_id == Course.id)
     courses = (
-        select(Course.id, Course.title, Certificate.id, Certificate.revoked_at,
-               Certificate.expires_at, enrolled)
+        select(
+            Course.id,
+            Course.title,
+            Certificate.id,
+            Certificate.revoked_at,
+            Certificate.expires_at,
+            enrolled,
+        )
         .select_from(Course)
-        .outerjoin(Certificate, and_(Certificate.course_id == Course.id,
-                                     Certificate.user_id == user_id))
+        .outerjoin(
+            Certificate, and_(Certificate.course_id == Course.id, Certificate.user_id == user_id)
+        )
         .where(Course.organization_id == org_id, Course.required_for_posting.is_(True))
         .order_by(Course.id, Certificate.id)
     )
@@ -122,8 +146,10 @@ _FACTS_ROW, _FACTS_COURSES = _facts_statements()
 def _facts(user: User):
     """Everything the rule reads, in two indexed queries (the eligibility API is hot)."""
     params = {"user_id": user.id, "org_id": user.organization_id}
-    return (db.session.execute(_FACTS_ROW, params).one(),
-            db.session.execute(_FACTS_COURSES, params).all())
+    return (
+        db.session.execute(_FACTS_ROW, params).one(),
+        db.session.execute(_FACTS_COURSES, params).all(),
+    )
 
 
 def _certificate_status(revoked_at, expires_at, now: datetime) -> str:
@@ -140,16 +166,24 @@ def posting_rights_for(user: User, now: datetime | None = None) -> PostingRights
     no suspension in force; then, if the organisation asks for it, a probation period."""
     now = now or utcnow()
     if not user.active:
-        return PostingRights(False, "suspended", ["The account is deactivated."],
-                             [Step("hr", "Ask HR to reactivate your account.")])
+        return PostingRights(
+            False,
+            "suspended",
+            ["The account is deactivated."],
+            [Step("hr", "Ask HR to reactivate your account.")],
+        )
     (settings, suspension_id, policy_id, acknowledgment_id), courses = _facts(user)
     if suspension_id is not None:
         suspension = db.session.get(Suspension, suspension_id)
         return PostingRights(
-            False, "suspended",
-            [f"Posting rights were suspended on {suspension.suspended_at:%d %B %Y}: "
-             f"{suspension.reason}"],
-            [Step("hr", "Only HR or an administrator can reinstate posting rights.")])
+            False,
+            "suspended",
+            [
+                f"Posting rights were suspended on {suspension.suspended_at:%d %B %Y}: "
+                f"{suspension.reason}"
+            ],
+            [Step("hr", "Only HR or an administrator can reinstate posting rights.")],
+        )
 
     by_course: dict[int, tuple[str, set[str], bool]] = {}
     for course_id, title, certificate_id, revoked_at, expires_at, enrolled in courses:
@@ -167,8 +201,7 @@ def posting_rights_for(user: User, now: datetime | None = None) -> PostingRights
             text = f"The certificate for '{title}' has expired: retake the course."
         elif "revoked" in mine:
             statuses.add("in_training")
-            text = (f"The certificate for '{title}' was revoked: ask HR why, then "
-                    f"retake the course.")
+            text = f"The certificate for '{title}' was revoked: ask HR why, then retake the course."
         elif enrolled:
             statuses.add("in_training")
             text = f"'{title}' is not completed yet."
@@ -181,8 +214,10 @@ def posting_rights_for(user: User, now: datetime | None = None) -> PostingRights
     if policy_id is not None and acknowledgment_id is None:
         policy = db.session.get(PolicyVersion, policy_id)
         statuses.add("policy_update_required")
-        text = (f"Read and acknowledge the social media policy (version {policy.number}, "
-                f"'{policy.title}').")
+        text = (
+            f"Read and acknowledge the social media policy (version {policy.number}, "
+            f"'{policy.title}')."
+        )
         reasons.append(text)
         steps.append(Step("policy", text))
 
@@ -195,18 +230,25 @@ def posting_rights_for(user: User, now: datetime | None = None) -> PostingRights
         approved = approved_probation_shares(user)
         if approved < required_shares:
             remaining = required_shares - approved
-            text = (f"Probation: your shares are reviewed before they count. "
-                    f"{approved} of {required_shares} approved; {remaining} to go.")
-            return PostingRights(False, "probation", [text], [Step("probation", text)],
-                                 probation_remaining=remaining)
+            text = (
+                f"Probation: your shares are reviewed before they count. "
+                f"{approved} of {required_shares} approved; {remaining} to go."
+            )
+            return PostingRights(
+                False, "probation", [text], [Step("probation", text)], probation_remaining=remaining
+            )
     return PostingRights(True, "eligible", [])
 
 
 _FIND_EMPLOYEE = (
-    select(User).options(lazyload(User.role_rows))
-    .where(User.organization_id == bindparam("org_id"),
-           or_(User.email == bindparam("email"), User.external_id == bindparam("identifier")))
-    .order_by(User.id).limit(1)
+    select(User)
+    .options(lazyload(User.role_rows))
+    .where(
+        User.organization_id == bindparam("org_id"),
+        or_(User.email == bindparam("email"), User.external_id == bindparam("identifier")),
+    )
+    .order_by(User.id)
+    .limit(1)
 )
 
 
@@ -215,9 +257,14 @@ def find_employee(organization_id: int, identifier: str) -> User | None:
     identifier = identifier.strip()
     if not identifier:
         return None
-    return db.session.execute(_FIND_EMPLOYEE, {
-        "org_id": organization_id, "email": identifier.lower(), "identifier": identifier,
-    }).scalar_one_or_none()
+    return db.session.execute(
+        _FIND_EMPLOYEE,
+        {
+            "org_id": organization_id,
+            "email": identifier.lower(),
+            "identifier": identifier,
+        },
+    ).scalar_one_or_none()
 
 
 def find_employees(organization_id: int, identifiers: list[str]) -> dict[str, User]:
@@ -226,10 +273,13 @@ def find_employees(organization_id: int, identifiers: list[str]) -> dict[str, Us
     if not cleaned:
         return {}
     users = db.session.execute(
-        select(User).options(lazyload(User.role_rows)).where(
+        select(User)
+        .options(lazyload(User.role_rows))
+        .where(
             User.organization_id == organization_id,
             or_(User.email.in_({i.lower() for i in cleaned}), User.external_id.in_(cleaned)),
-        ).order_by(User.id)
+        )
+        .order_by(User.id)
     ).scalars()
     by_key: dict[str, User] = {}
     for user in users:
@@ -246,6 +296,7 @@ def find_employees(organization_id: int, identifiers: list[str]) -> dict[str, Us
 
 
 # -- transitions --------------------------------------------------------------------------
+
 
 def _transition(previous: str, current: str) -> str | None:
     """Name the change from ``previous`` to ``current`` as an event, or None if it is not one."""
@@ -271,15 +322,20 @@ def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
 
-def refresh_posting_rights(user: User, *, actor: User | None = None, reason: str | None = None,
-                           cause: str | None = None) -> PostingRights:
+def refresh_posting_rights(
+    user: User, *, actor: User | None = None, reason: str | None = None, cause: str | None = None
+) -> PostingRights:
     """Recompute; on a status change, audit it and queue the webhooks (same transaction)."""
     rights = posting_rights_for(user)
     state = db.session.get(PostingRightsState, user.id)
     previous = state.status if state is not None else "not_started"
     if state is None:
-        state = PostingRightsState(user_id=user.id, organization_id=user.organization_id,
-                                   status=rights.status, changed_at=utcnow())
+        state = PostingRightsState(
+            user_id=user.id,
+            organization_id=user.organization_id,
+            status=rights.status,
+            changed_at=utcnow(),
+        )
         db.session.add(state)
     elif state.status != rights.status:
         state.status = rights.status
@@ -291,12 +347,29 @@ def refresh_posting_rights(user: User, *, actor: User | None = None, reason: str
     return rights
 
 
-def _announce(user: User, name: str, previous: str, rights: PostingRights, *,
-              actor: User | None, reason: str | None, cause: str | None) -> None:
+def _announce(
+    user: User,
+    name: str,
+    previous: str,
+    rights: PostingRights,
+    *,
+    actor: User | None,
+    reason: str | None,
+    cause: str | None,
+) -> None:
     event_id = new_event_id()
-    audit.record(user.organization_id, f"posting_rights.{name}", actor=actor, subject=user,
-                 reason=reason, event_id=event_id, previous_status=previous,
-                 status=rights.status, reasons=rights.reasons, cause=cause)
+    audit.record(
+        user.organization_id,
+        f"posting_rights.{name}",
+        actor=actor,
+        subject=user,
+        reason=reason,
+        event_id=event_id,
+        previous_status=previous,
+        status=rights.status,
+        reasons=rights.reasons,
+        cause=cause,
+    )
     body = {
         "id": event_id,
         "type": f"posting_rights.{name}",
@@ -309,13 +382,18 @@ def _announce(user: User, name: str, previous: str, rights: PostingRights, *,
         },
     }
     endpoints = db.session.execute(
-        select(WebhookEndpoint.id).where(WebhookEndpoint.organization_id == user.organization_id,
-                                         WebhookEndpoint.active.is_(True))
+        select(WebhookEndpoint.id).where(
+            WebhookEndpoint.organization_id == user.organization_id,
+            WebhookEndpoint.active.is_(True),
+        )
     ).scalars()
     for endpoint_id in endpoints:
-        outbox.enqueue(WEBHOOK_TOPIC, {"endpoint_id": endpoint_id, "event": body},
-                       organization_id=user.organization_id,
-                       dedupe_key=f"webhook:{event_id}:{endpoint_id}")
+        outbox.enqueue(
+            WEBHOOK_TOPIC,
+            {"endpoint_id": endpoint_id, "event": body},
+            organization_id=user.organization_id,
+            dedupe_key=f"webhook:{event_id}:{endpoint_id}",
+        )
 
 
 def refresh_organization(organization_id: int, *, cause: str) -> int:
@@ -341,11 +419,15 @@ def sweep(now: datetime | None = None, *, everyone: bool = False) -> dict[str, i
     if everyone:
         query = select(User).order_by(User.id)
     else:
-        due_users = select(Certificate.user_id).where(Certificate.expires_at.is_not(None),
-                                                      Certificate.expires_at <= now)
-        query = (select(User).join(PostingRightsState, PostingRightsState.user_id == User.id)
-                 .where(PostingRightsState.status.in_(MAY_SHARE), User.id.in_(due_users))
-                 .order_by(User.id))
+        due_users = select(Certificate.user_id).where(
+            Certificate.expires_at.is_not(None), Certificate.expires_at <= now
+        )
+        query = (
+            select(User)
+            .join(PostingRightsState, PostingRightsState.user_id == User.id)
+            .where(PostingRightsState.status.in_(MAY_SHARE), User.id.in_(due_users))
+            .order_by(User.id)
+        )
     counts = {"checked": 0, "changed": 0}
     for user in list(db.session.execute(query).scalars()):
         counts["checked"] += 1
@@ -358,6 +440,7 @@ def sweep(now: datetime | None = None, *, everyone: bool = False) -> dict[str, i
 
 # -- suspensions --------------------------------------------------------------------------
 
+
 def suspend(user: User, reason: str, *, by: User) -> Suspension:
     """Withdraw posting rights now, with the reason that the audit log and webhooks carry."""
     if by.organization_id != user.organization_id:
@@ -367,8 +450,13 @@ def suspend(user: User, reason: str, *, by: User) -> Suspension:
         raise AdvocacyError("a reason is required: say what happened, for the audit log")
     if open_suspension(user) is not None:
         raise AdvocacyError(f"{user.name}'s posting rights are already suspended")
-    suspension = Suspension(organization_id=user.organization_id, user_id=user.id,
-                            reason=reason[:2000], suspended_at=utcnow(), suspended_by_id=by.id)
+    suspension = Suspension(
+        organization_id=user.organization_id,
+        user_id=user.id,
+        reason=reason[:2000],
+        suspended_at=utcnow(),
+        suspended_by_id=by.id,
+    )
     db.session.add(suspension)
     db.session.flush()
     refresh_posting_rights(user, actor=by, reason=reason, cause="suspension")
@@ -396,9 +484,13 @@ def reinstate(user: User, reason: str, *, by: User) -> Suspension:
 
 
 def suspensions_of(user: User) -> list[Suspension]:
-    return list(db.session.execute(
-        select(Suspension).where(Suspension.user_id == user.id)
-        .order_by(Suspension.suspended_at.desc())).scalars())
+    return list(
+        db.session.execute(
+            select(Suspension)
+            .where(Suspension.user_id == user.id)
+            .order_by(Suspension.suspended_at.desc())
+        ).scalars()
+    )
 
 
 # -- keeping PostingRightsState current -----------------------------------------------------
@@ -468,13 +560,17 @@ def connect_signals() -> None:
     revoked = getattr(certificate_services, "certificate_revoked", None)
     if revoked is not None:
         revoked.connect(_on_certificate)
-    for name, fn in (("after_flush", _after_flush), ("before_commit", _before_commit),
-                     ("after_soft_rollback", _after_rollback)):
+    for name, fn in (
+        ("after_flush", _after_flush),
+        ("before_commit", _before_commit),
+        ("after_soft_rollback", _after_rollback),
+    ):
         if not event.contains(Session, name, fn):
             event.listen(Session, name, fn)
 
 
 # -- the draft checker's rules for an organisation ----------------------------------------
+
 
 def checker_rules(org: Organization):
     """The organisation's lexicon and limits as ``checker.Rules`` (the checker stays pure)."""
@@ -483,7 +579,8 @@ def checker_rules(org: Organization):
 
     terms = db.session.execute(
         select(ConfidentialTerm.term, ConfidentialTerm.severity)
-        .where(ConfidentialTerm.organization_id == org.id).order_by(ConfidentialTerm.id)
+        .where(ConfidentialTerm.organization_id == org.id)
+        .order_by(ConfidentialTerm.id)
     ).all()
     defaults = Rules()
 
@@ -505,8 +602,9 @@ def checker_rules(org: Organization):
     )
 
 
-def add_confidential_term(org: Organization, term: str, severity: str, note: str = "", *,
-                          actor: User | None = None):
+def add_confidential_term(
+    org: Organization, term: str, severity: str, note: str = "", *, actor: User | None = None
+):
     from .models import ConfidentialTerm
 
     term = " ".join((term or "").split())
@@ -516,17 +614,22 @@ def add_confidential_term(org: Organization, term: str, severity: str, note: str
         raise AdvocacyError("the term is longer than 200 characters")
     if severity not in ("block", "review"):
         raise AdvocacyError("severity must be 'block' or 'review'")
-    exists = db.session.execute(select(ConfidentialTerm.id).where(
-        ConfidentialTerm.organization_id == org.id,
-        func.lower(ConfidentialTerm.term) == term.lower())).first()
+    exists = db.session.execute(
+        select(ConfidentialTerm.id).where(
+            ConfidentialTerm.organization_id == org.id,
+            func.lower(ConfidentialTerm.term) == term.lower(),
+        )
+    ).first()
     if exists is not None:
         raise AdvocacyError(f"'{term}' is already on the list")
-    row = ConfidentialTerm(organization_id=org.id, term=term, severity=severity,
-                           note=(note or "").strip()[:300])
+    row = ConfidentialTerm(
+        organization_id=org.id, term=term, severity=severity, note=(note or "").strip()[:300]
+    )
     db.session.add(row)
     db.session.flush()
-    audit.record(org.id, "checker.term_added", actor=actor, subject=row, term=term,
-                 severity=severity)
+    audit.record(
+        org.id, "checker.term_added", actor=actor, subject=row, term=term, severity=severity
+    )
     return row
 
 
@@ -539,11 +642,20 @@ NETWORKS = {
 }
 
 
-def publish_post(org: Organization, *, title: str, suggested_text: str, disclosure: str,
-                 link: str | None = None, image_url: str | None = None,
-                 hashtags: list[str] | None = None, networks: list[str] | None = None,
-                 expires_at: datetime | None = None, by: User | None = None,
-                 image: bytes | None = None):
+def publish_post(
+    org: Organization,
+    *,
+    title: str,
+    suggested_text: str,
+    disclosure: str,
+    link: str | None = None,
+    image_url: str | None = None,
+    hashtags: list[str] | None = None,
+    networks: list[str] | None = None,
+    expires_at: datetime | None = None,
+    by: User | None = None,
+    image: bytes | None = None,
+):
     """Comms staff add an approved post to the library. Errors name the field at fault."""
     from .models import AdvocacyPost
 
@@ -555,8 +667,9 @@ def publish_post(org: Organization, *, title: str, suggested_text: str, disclosu
     if not suggested_text:
         problems["suggested_text"] = "Write the suggested text employees start from."
     if not disclosure:
-        problems["disclosure"] = ("Every post needs a disclosure (for example "
-                                  "'#employee' or 'I work at Acme').")
+        problems["disclosure"] = (
+            "Every post needs a disclosure (for example '#employee' or 'I work at Acme')."
+        )
     for name, value in (("link", link), ("image_url", image_url)):
         if value and not value.strip().lower().startswith(("https://", "http://")):
             problems[name] = "Use a full web address starting with https://."
@@ -579,19 +692,28 @@ def publish_post(org: Organization, *, title: str, suggested_text: str, disclosu
         if image_type is None:
             problems["image"] = "The upload is not a PNG, JPEG, GIF or WebP image."
         elif len(image) > MAX_IMAGE_BYTES:
-            problems["image"] = (f"The image is {len(image) // 1024:,} KB; the limit is "
-                                 f"{MAX_IMAGE_BYTES // 1024:,} KB.")
+            problems["image"] = (
+                f"The image is {len(image) // 1024:,} KB; the limit is "
+                f"{MAX_IMAGE_BYTES // 1024:,} KB."
+            )
     if expires_at is not None and expires_at <= utcnow():
         problems["expires_at"] = "The expiry is in the past: choose a future date or none."
     if problems:
         raise PostError(problems)
-    post = AdvocacyPost(organization_id=org.id, title=title[:200], suggested_text=suggested_text,
-                        link=(link or "").strip() or None,
-                        image_url=(image_url or "").strip() or None,
-                        hashtags=tags, disclosure=disclosure[:200], networks=chosen,
-                        expires_at=expires_at, created_by_id=by.id if by else None,
-                        image_type=image_type if image is not None else None,
-                        image_data=image if image_type else None)
+    post = AdvocacyPost(
+        organization_id=org.id,
+        title=title[:200],
+        suggested_text=suggested_text,
+        link=(link or "").strip() or None,
+        image_url=(image_url or "").strip() or None,
+        hashtags=tags,
+        disclosure=disclosure[:200],
+        networks=chosen,
+        expires_at=expires_at,
+        created_by_id=by.id if by else None,
+        image_type=image_type if image is not None else None,
+        image_data=image if image_type else None,
+    )
     db.session.add(post)
     db.session.flush()
     audit.record(org.id, "advocacy.post_published", actor=by, subject=post, title=post.title)
@@ -599,8 +721,12 @@ def publish_post(org: Organization, *, title: str, suggested_text: str, disclosu
 
 
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
-_IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-                     (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+_IMAGE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
 
 
 def image_kind(data: bytes) -> str | None:
@@ -625,11 +751,17 @@ def library(org_id: int, now: datetime | None = None) -> list:
     from .models import AdvocacyPost
 
     now = now or utcnow()
-    return list(db.session.execute(
-        select(AdvocacyPost).where(
-            AdvocacyPost.organization_id == org_id, AdvocacyPost.withdrawn_at.is_(None),
-            or_(AdvocacyPost.expires_at.is_(None), AdvocacyPost.expires_at > now))
-        .order_by(AdvocacyPost.created_at.desc(), AdvocacyPost.id.desc())).scalars())
+    return list(
+        db.session.execute(
+            select(AdvocacyPost)
+            .where(
+                AdvocacyPost.organization_id == org_id,
+                AdvocacyPost.withdrawn_at.is_(None),
+                or_(AdvocacyPost.expires_at.is_(None), AdvocacyPost.expires_at > now),
+            )
+            .order_by(AdvocacyPost.created_at.desc(), AdvocacyPost.id.desc())
+        ).scalars()
+    )
 
 
 def default_text(post) -> str:
@@ -648,13 +780,15 @@ def share_url(network: str, text: str, link: str | None) -> str:
 
     if network == "linkedin":
         return "https://www.linkedin.com/sharing/share-offsite/?" + urlencode(
-            {"url": link or ""}, quote_via=quote)
+            {"url": link or ""}, quote_via=quote
+        )
     if network == "x":
         body = f"{text} {link}" if link else text
         return "https://twitter.com/intent/tweet?" + urlencode({"text": body}, quote_via=quote)
     if network == "facebook":
         return "https://www.facebook.com/sharer/sharer.php?" + urlencode(
-            {"u": link or ""}, quote_via=quote)
+            {"u": link or ""}, quote_via=quote
+        )
     raise AdvocacyError(f"unknown network {network!r}")
 
 
@@ -681,18 +815,29 @@ def share_post(user: User, post, network: str, text: str, now: datetime | None =
         # Enforced here, not only in the page: the disclosure is not optional.
         raise AdvocacyError(f"the required disclosure '{post.disclosure}' must stay in the text")
     probation = rights.status == "probation"
-    share = Share(organization_id=user.organization_id, user_id=user.id, post_id=post.id,
-                  network=network, text=text, status="pending" if probation else "shared",
-                  during_probation=probation, created_at=now)
+    share = Share(
+        organization_id=user.organization_id,
+        user_id=user.id,
+        post_id=post.id,
+        network=network,
+        text=text,
+        status="pending" if probation else "shared",
+        during_probation=probation,
+        created_at=now,
+    )
     db.session.add(share)
     db.session.flush()
     return share
 
 
 def approval_queue(org_id: int) -> list[Share]:
-    return list(db.session.execute(
-        select(Share).where(Share.organization_id == org_id, Share.status == "pending")
-        .order_by(Share.created_at, Share.id)).scalars())
+    return list(
+        db.session.execute(
+            select(Share)
+            .where(Share.organization_id == org_id, Share.status == "pending")
+            .order_by(Share.created_at, Share.id)
+        ).scalars()
+    )
 
 
 def review_share(share: Share, *, approve: bool, by: User, note: str = "") -> Share:
@@ -710,7 +855,13 @@ def review_share(share: Share, *, approve: bool, by: User, note: str = "") -> Sh
     share.reviewed_by_id = by.id
     share.review_note = (note or "").strip()[:2000] or None
     db.session.flush()
-    audit.record(share.organization_id, f"advocacy.share_{share.status}", actor=by,
-                 subject=share, user_id=share.user_id, reason=share.review_note)
+    audit.record(
+        share.organization_id,
+        f"advocacy.share_{share.status}",
+        actor=by,
+        subject=share,
+        user_id=share.user_id,
+        reason=share.review_note,
+    )
     refresh_posting_rights(share.user, actor=by, cause="probation_review")
     return share

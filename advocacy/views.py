@@ -48,17 +48,31 @@ def _step_link(step: services.Step) -> str | None:
 
 # -- the hub (every employee) -----------------------------------------------------------------
 
+
 @bp.get("/")
 @login_required
 def hub():
     rights = services.posting_rights_for(current_user)
     posts = services.library(current_user.organization_id) if rights.may_share else []
-    shares = db.session.execute(
-        select(Share).where(Share.user_id == current_user.id)
-        .order_by(Share.created_at.desc()).limit(20)).scalars().all()
+    shares = (
+        db.session.execute(
+            select(Share)
+            .where(Share.user_id == current_user.id)
+            .order_by(Share.created_at.desc())
+            .limit(20)
+        )
+        .scalars()
+        .all()
+    )
     steps = [(step, _step_link(step)) for step in rights.steps]
-    return render_template("advocacy/hub.html", rights=rights, posts=posts, shares=shares,
-                           steps=steps, networks=services.NETWORKS)
+    return render_template(
+        "advocacy/hub.html",
+        rights=rights,
+        posts=posts,
+        shares=shares,
+        steps=steps,
+        networks=services.NETWORKS,
+    )
 
 
 def _post_for_employee(post_id: int) -> AdvocacyPost:
@@ -91,8 +105,10 @@ def share(post_id: int):
         if network not in (post.networks or []):
             errors["network"] = "Choose one of the networks this post is meant for."
         elif not checker.has_disclosure(text, post.disclosure):
-            errors["text"] = (f"Keep the required disclosure '{post.disclosure}' in the text: "
-                              "it cannot be removed.")
+            errors["text"] = (
+                f"Keep the required disclosure '{post.disclosure}' in the text: "
+                "it cannot be removed."
+            )
         elif checker.blocked(findings):
             errors["text"] = "The checker found something that blocks posting: see below."
         else:
@@ -104,9 +120,16 @@ def share(post_id: int):
                 db.session.commit()
                 return redirect(url_for(".shared", share_id=recorded.id))
         status = 400
-    return render_template("advocacy/share.html", post=post, text=text, network=network,
-                           errors=errors, findings=findings, rights=rights,
-                           networks=services.NETWORKS), status
+    return render_template(
+        "advocacy/share.html",
+        post=post,
+        text=text,
+        network=network,
+        errors=errors,
+        findings=findings,
+        rights=rights,
+        networks=services.NETWORKS,
+    ), status
 
 
 @bp.get("/posts/<int:post_id>/image")
@@ -115,9 +138,11 @@ def post_image(post_id: int):
     post = get_scoped_or_404(AdvocacyPost, post_id)
     if not post.image_data:
         abort(404)
-    return Response(post.image_data, mimetype=post.image_type,
-                    headers={"X-Content-Type-Options": "nosniff",
-                             "Cache-Control": "private, max-age=3600"})
+    return Response(
+        post.image_data,
+        mimetype=post.image_type,
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"},
+    )
 
 
 @bp.get("/shares/<int:share_id>")
@@ -126,10 +151,12 @@ def shared(share_id: int):
     row = get_scoped_or_404(Share, share_id)
     if row.user_id != current_user.id:
         abort(404)
-    link = services.share_url(row.network, row.text, row.post.link) \
-        if row.status in ("shared", "approved") else None
-    return render_template("advocacy/shared.html", share=row, link=link,
-                           networks=services.NETWORKS)
+    link = (
+        services.share_url(row.network, row.text, row.post.link)
+        if row.status in ("shared", "approved")
+        else None
+    )
+    return render_template("advocacy/shared.html", share=row, link=link, networks=services.NETWORKS)
 
 
 @bp.route("/check", methods=["GET", "POST"])
@@ -145,8 +172,13 @@ def check():
             error = f"The draft has {len(text)} characters; the checker takes up to 10,000."
         else:
             findings = checker.check_draft(text, services.checker_rules(_org()))
-    return render_template("advocacy/check.html", text=text, findings=findings, error=error,
-                           marked=_marked(text, findings or [])), 400 if error else 200
+    return render_template(
+        "advocacy/check.html",
+        text=text,
+        findings=findings,
+        error=error,
+        marked=_marked(text, findings or []),
+    ), 400 if error else 200
 
 
 def _marked(text: str, findings: list) -> list[tuple[str, str | None]]:
@@ -155,8 +187,8 @@ def _marked(text: str, findings: list) -> list[tuple[str, str | None]]:
     for finding in sorted(findings, key=lambda f: f.start):
         if finding.start < cursor:
             continue  # overlapping spans: the first one is highlighted
-        pieces.append((text[cursor:finding.start], None))
-        pieces.append((text[finding.start:finding.end], finding.severity))
+        pieces.append((text[cursor : finding.start], None))
+        pieces.append((text[finding.start : finding.end], finding.severity))
         cursor = finding.end
     pieces.append((text[cursor:], None))
     return [p for p in pieces if p[0]]
@@ -164,13 +196,25 @@ def _marked(text: str, findings: list) -> list[tuple[str, str | None]]:
 
 # -- comms: the library and the probation queue -------------------------------------------------
 
+
 @bp.route("/library/new", methods=["GET", "POST"])
 @role_required(*COMMS)
 def new_post():
-    form = {k: request.form.get(k, "") for k in ("title", "suggested_text", "link", "image_url",
-                                                 "hashtags", "disclosure", "expires_on")}
-    chosen = request.form.getlist("networks") if request.method == "POST" else list(
-        services.NETWORKS)
+    form = {
+        k: request.form.get(k, "")
+        for k in (
+            "title",
+            "suggested_text",
+            "link",
+            "image_url",
+            "hashtags",
+            "disclosure",
+            "expires_on",
+        )
+    }
+    chosen = (
+        request.form.getlist("networks") if request.method == "POST" else list(services.NETWORKS)
+    )
     errors: dict[str, str] = {}
     if request.method == "POST":
         expires_at = None
@@ -185,10 +229,18 @@ def new_post():
         # The service checks every other field even when the date is wrong: all problems at once.
         try:
             post = services.publish_post(
-                _org(), title=form["title"], suggested_text=form["suggested_text"],
-                disclosure=form["disclosure"], link=form["link"], image_url=form["image_url"],
-                hashtags=form["hashtags"].replace(",", " ").split(), networks=chosen,
-                expires_at=expires_at, by=current_user, image=image)
+                _org(),
+                title=form["title"],
+                suggested_text=form["suggested_text"],
+                disclosure=form["disclosure"],
+                link=form["link"],
+                image_url=form["image_url"],
+                hashtags=form["hashtags"].replace(",", " ").split(),
+                networks=chosen,
+                expires_at=expires_at,
+                by=current_user,
+                image=image,
+            )
         except services.PostError as exc:
             errors.update(exc.problems)
         if errors:
@@ -197,15 +249,21 @@ def new_post():
             db.session.commit()
             flash(f"'{post.title}' is in the library.", "success")
             return redirect(url_for(".library_admin"))
-    return render_template("advocacy/new_post.html", form=form, chosen=chosen, errors=errors,
-                           networks=services.NETWORKS), 400 if errors else 200
+    return render_template(
+        "advocacy/new_post.html",
+        form=form,
+        chosen=chosen,
+        errors=errors,
+        networks=services.NETWORKS,
+    ), 400 if errors else 200
 
 
 @bp.get("/library")
 @role_required(*COMMS)
 def library_admin():
-    posts = db.session.execute(scoped(AdvocacyPost).order_by(AdvocacyPost.id.desc())
-                               ).scalars().all()
+    posts = (
+        db.session.execute(scoped(AdvocacyPost).order_by(AdvocacyPost.id.desc())).scalars().all()
+    )
     return render_template("advocacy/library.html", posts=posts, now=utcnow())
 
 
@@ -215,8 +273,9 @@ def withdraw_post(post_id: int):
     post = get_scoped_or_404(AdvocacyPost, post_id)
     if post.withdrawn_at is None:
         post.withdrawn_at = utcnow()
-        audit.record(post.organization_id, "advocacy.post_withdrawn", actor=current_user,
-                     subject=post)
+        audit.record(
+            post.organization_id, "advocacy.post_withdrawn", actor=current_user, subject=post
+        )
         db.session.commit()
     flash(f"'{post.title}' was withdrawn from the library.", "info")
     return redirect(url_for(".library_admin"))
@@ -225,8 +284,9 @@ def withdraw_post(post_id: int):
 @bp.get("/queue")
 @role_required(*COMMS)
 def queue():
-    return render_template("advocacy/queue.html",
-                           shares=services.approval_queue(current_user.organization_id))
+    return render_template(
+        "advocacy/queue.html", shares=services.approval_queue(current_user.organization_id)
+    )
 
 
 @bp.post("/queue/<int:share_id>")
@@ -238,8 +298,9 @@ def review(share_id: int):
         flash("Choose approve or reject.", "error")
         return redirect(url_for(".queue"))
     try:
-        services.review_share(row, approve=decision == "approve", by=current_user,
-                              note=request.form.get("note", ""))
+        services.review_share(
+            row, approve=decision == "approve", by=current_user, note=request.form.get("note", "")
+        )
     except services.AdvocacyError as exc:
         db.session.rollback()
         flash(f"Not saved: {exc}.", "error")
@@ -251,6 +312,7 @@ def review(share_id: int):
 
 # -- HR: people, suspensions, the audit log ---------------------------------------------------
 
+
 @bp.get("/people")
 @role_required(*PEOPLE)
 def people():
@@ -259,22 +321,34 @@ def people():
     wanted = request.args.get("status", "")
     if wanted in services.STATUSES:
         rows = [r for r in rows if r[1].status == wanted]
-    return render_template("advocacy/people.html", rows=rows, wanted=wanted,
-                           statuses=services.STATUSES)
+    return render_template(
+        "advocacy/people.html", rows=rows, wanted=wanted, statuses=services.STATUSES
+    )
 
 
 @bp.get("/people/<int:user_id>")
 @role_required(*PEOPLE)
 def person(user_id: int):
     user = get_scoped_or_404(User, user_id)
-    entries = db.session.execute(
-        scoped(AuditEntry).where(AuditEntry.subject_type == "User",
-                                 AuditEntry.subject_id == str(user.id))
-        .order_by(AuditEntry.id.desc()).limit(50)).scalars().all()
-    return render_template("advocacy/person.html", user=user,
-                           rights=services.posting_rights_for(user),
-                           suspensions=services.suspensions_of(user), entries=entries,
-                           error=None, field=None), 200
+    entries = (
+        db.session.execute(
+            scoped(AuditEntry)
+            .where(AuditEntry.subject_type == "User", AuditEntry.subject_id == str(user.id))
+            .order_by(AuditEntry.id.desc())
+            .limit(50)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "advocacy/person.html",
+        user=user,
+        rights=services.posting_rights_for(user),
+        suspensions=services.suspensions_of(user),
+        entries=entries,
+        error=None,
+        field=None,
+    ), 200
 
 
 @bp.post("/people/<int:user_id>/<any(suspend, reinstate):action>")
@@ -291,13 +365,21 @@ def change_rights(user_id: int, action: str):
         db.session.rollback()
         user = get_scoped_or_404(User, user_id)
         return render_template(
-            "advocacy/person.html", user=user, rights=services.posting_rights_for(user),
-            suspensions=services.suspensions_of(user), entries=[],
-            error=f"{str(exc)[0].upper()}{str(exc)[1:]}.", field=action), 400
+            "advocacy/person.html",
+            user=user,
+            rights=services.posting_rights_for(user),
+            suspensions=services.suspensions_of(user),
+            entries=[],
+            error=f"{str(exc)[0].upper()}{str(exc)[1:]}.",
+            field=action,
+        ), 400
     db.session.commit()
     done = "suspended" if action == "suspend" else "reinstated"
-    flash(f"{user.name}'s posting rights were {done}. The advocacy platforms are told by the "
-          "next worker run.", "success")
+    flash(
+        f"{user.name}'s posting rights were {done}. The advocacy platforms are told by the "
+        "next worker run.",
+        "success",
+    )
     return redirect(url_for(".person", user_id=user.id))
 
 
@@ -317,10 +399,18 @@ def audit_log():
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
         page = 1
-    entries = db.session.execute(query.order_by(AuditEntry.id.desc()).limit(51)
-                                 .offset((page - 1) * 50)).scalars().all()
-    return render_template("advocacy/audit.html", entries=entries[:50], more=len(entries) > 50,
-                           page=page, action=action)
+    entries = (
+        db.session.execute(query.order_by(AuditEntry.id.desc()).limit(51).offset((page - 1) * 50))
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "advocacy/audit.html",
+        entries=entries[:50],
+        more=len(entries) > 50,
+        page=page,
+        action=action,
+    )
 
 
 @bp.get("/audit.csv")
@@ -328,16 +418,25 @@ def audit_log():
 def audit_csv():
     query, action = _audit_query()
     entries = db.session.execute(query.order_by(AuditEntry.id)).scalars().all()
-    audit.record(current_user.organization_id, "audit.exported", actor=current_user,
-                 rows=len(entries), filter=action or None)
+    audit.record(
+        current_user.organization_id,
+        "audit.exported",
+        actor=current_user,
+        rows=len(entries),
+        filter=action or None,
+    )
     db.session.commit()
     body = exports.audit_csv(entries)
     stamp = utcnow().strftime("%Y%m%d-%H%M")
-    return Response(body, mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})
+    return Response(
+        body,
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
+    )
 
 
 # -- admin: API keys, webhooks, the checker's lexicon ----------------------------------------
+
 
 @bp.route("/api-keys", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
@@ -352,13 +451,24 @@ def api_keys():
         except ValueError as exc:
             error = str(exc)
         else:
-            audit.record(key.organization_id, "api_key.created", actor=current_user,
-                         subject=key, name=key.name, scopes=key.scopes)
+            audit.record(
+                key.organization_id,
+                "api_key.created",
+                actor=current_user,
+                subject=key,
+                name=key.name,
+                scopes=key.scopes,
+            )
             db.session.commit()
     keys = db.session.execute(scoped(ApiKey).order_by(ApiKey.id.desc())).scalars().all()
-    return render_template("advocacy/api_keys.html", keys=keys, plaintext=plaintext,
-                           error=error, scopes=Scope.ALL,
-                           form=request.form), 400 if error else 200
+    return render_template(
+        "advocacy/api_keys.html",
+        keys=keys,
+        plaintext=plaintext,
+        error=error,
+        scopes=Scope.ALL,
+        form=request.form,
+    ), 400 if error else 200
 
 
 @bp.post("/api-keys/<int:key_id>/revoke")
@@ -367,8 +477,9 @@ def revoke_key(key_id: int):
     key = get_scoped_or_404(ApiKey, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        audit.record(key.organization_id, "api_key.revoked", actor=current_user, subject=key,
-                     name=key.name)
+        audit.record(
+            key.organization_id, "api_key.revoked", actor=current_user, subject=key, name=key.name
+        )
         db.session.commit()
     flash(f"The key '{key.name}' is revoked: requests with it are refused from now on.", "info")
     return redirect(url_for(".api_keys"))
@@ -380,24 +491,32 @@ def webhook_list():
     error, created = None, None
     if request.method == "POST":
         try:
-            created = webhooks.register_endpoint(_org(), request.form.get("url", ""),
-                                                 request.form.get("description", ""),
-                                                 actor=current_user)
+            created = webhooks.register_endpoint(
+                _org(),
+                request.form.get("url", ""),
+                request.form.get("description", ""),
+                actor=current_user,
+            )
         except webhooks.WebhookUrlError as exc:
             error = f"This URL is refused: {exc}."
         else:
             db.session.commit()
-    return render_template("advocacy/webhooks.html", error=error, created=created,
-                           endpoints=webhooks.endpoints_of(current_user.organization_id),
-                           form=request.form), 400 if error else 200
+    return render_template(
+        "advocacy/webhooks.html",
+        error=error,
+        created=created,
+        endpoints=webhooks.endpoints_of(current_user.organization_id),
+        form=request.form,
+    ), 400 if error else 200
 
 
 @bp.get("/webhooks/<int:endpoint_id>")
 @role_required(Role.ADMIN)
 def webhook_detail(endpoint_id: int):
     endpoint = get_scoped_or_404(WebhookEndpoint, endpoint_id)
-    return render_template("advocacy/webhook.html", endpoint=endpoint,
-                           deliveries=webhooks.deliveries_of(endpoint))
+    return render_template(
+        "advocacy/webhook.html", endpoint=endpoint, deliveries=webhooks.deliveries_of(endpoint)
+    )
 
 
 @bp.post("/webhooks/<int:endpoint_id>/disable")
@@ -430,9 +549,13 @@ def lexicon():
     error = None
     if request.method == "POST":
         try:
-            services.add_confidential_term(_org(), request.form.get("term", ""),
-                                           request.form.get("severity", ""),
-                                           request.form.get("note", ""), actor=current_user)
+            services.add_confidential_term(
+                _org(),
+                request.form.get("term", ""),
+                request.form.get("severity", ""),
+                request.form.get("note", ""),
+                actor=current_user,
+            )
         except services.AdvocacyError as exc:
             db.session.rollback()
             error = f"{str(exc)[0].upper()}{str(exc)[1:]}."
@@ -440,18 +563,19 @@ def lexicon():
             db.session.commit()
             flash("Added: the checker flags it from now on.", "success")
             return redirect(url_for(".lexicon"))
-    terms = db.session.execute(scoped(ConfidentialTerm).order_by(ConfidentialTerm.term)
-                               ).scalars().all()
-    return render_template("advocacy/lexicon.html", terms=terms, error=error,
-                           form=request.form), 400 if error else 200
+    terms = (
+        db.session.execute(scoped(ConfidentialTerm).order_by(ConfidentialTerm.term)).scalars().all()
+    )
+    return render_template(
+        "advocacy/lexicon.html", terms=terms, error=error, form=request.form
+    ), 400 if error else 200
 
 
 @bp.post("/lexicon/<int:term_id>/delete")
 @role_required(Role.ADMIN)
 def lexicon_delete(term_id: int):
     term = get_scoped_or_404(ConfidentialTerm, term_id)
-    audit.record(term.organization_id, "checker.term_removed", actor=current_user,
-                 term=term.term)
+    audit.record(term.organization_id, "checker.term_removed", actor=current_user, term=term.term)
     db.session.delete(term)
     db.session.commit()
     flash(f"'{term.term}' is no longer flagged.", "info")

@@ -50,8 +50,15 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
-def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, *,
-                     now: float | None = None, window: int = REPLAY_WINDOW_SECONDS) -> bool:
+def verify_signature(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    now: float | None = None,
+    window: int = REPLAY_WINDOW_SECONDS,
+) -> bool:
     """What a receiver does (also in docs/integrations.md): check the window, then the MAC."""
     try:
         sent = int(timestamp)
@@ -124,7 +131,8 @@ def check_url(url: str, *, allow_private: bool = False, resolve: bool = True) ->
             why = _refused_address(ipaddress.ip_address(text.split("%")[0]))
             if why:
                 raise WebhookUrlError(
-                    f"{host} resolves to {text}, {why}: webhooks go to public addresses only")
+                    f"{host} resolves to {text}, {why}: webhooks go to public addresses only"
+                )
     return Target(parts.scheme, host, port, path, addresses)
 
 
@@ -172,19 +180,25 @@ def post(target: Target, body: bytes, headers: dict[str, str]) -> Response:
     started = time.perf_counter()
     if target.scheme == "https":
         conn: http.client.HTTPConnection = _PinnedHTTPSConnection(
-            target.host, target.addresses, target.port, timeout=TIMEOUT_SECONDS,
-            context=ssl.create_default_context())
+            target.host,
+            target.addresses,
+            target.port,
+            timeout=TIMEOUT_SECONDS,
+            context=ssl.create_default_context(),
+        )
     else:
-        conn = _PinnedHTTPConnection(target.host, target.addresses, target.port,
-                                     timeout=TIMEOUT_SECONDS)
+        conn = _PinnedHTTPConnection(
+            target.host, target.addresses, target.port, timeout=TIMEOUT_SECONDS
+        )
     try:
         conn.request("POST", target.path, body=body, headers=headers)
         response = conn.getresponse()
         response.read(65536)
         status = response.status
     except (OSError, http.client.HTTPException) as exc:
-        return Response(None, int((time.perf_counter() - started) * 1000),
-                        f"{type(exc).__name__}: {exc}"[:500])
+        return Response(
+            None, int((time.perf_counter() - started) * 1000), f"{type(exc).__name__}: {exc}"[:500]
+        )
     finally:
         conn.close()
     elapsed = int((time.perf_counter() - started) * 1000)
@@ -196,16 +210,21 @@ def post(target: Target, body: bytes, headers: dict[str, str]) -> Response:
 
 # -- endpoints ------------------------------------------------------------------------------
 
+
 def allows_private(org: Organization) -> bool:
     return bool(org.setting("allow_private_webhooks", False))
 
 
-def register_endpoint(org: Organization, url: str, description: str = "", *,
-                      actor: User | None = None) -> WebhookEndpoint:
+def register_endpoint(
+    org: Organization, url: str, description: str = "", *, actor: User | None = None
+) -> WebhookEndpoint:
     check_url(url, allow_private=allows_private(org))
-    endpoint = WebhookEndpoint(organization_id=org.id, url=url.strip(),
-                               description=(description or "").strip()[:200],
-                               secret="whsec_" + secrets.token_urlsafe(32))
+    endpoint = WebhookEndpoint(
+        organization_id=org.id,
+        url=url.strip(),
+        description=(description or "").strip()[:200],
+        secret="whsec_" + secrets.token_urlsafe(32),
+    )
     db.session.add(endpoint)
     db.session.flush()
     audit.record(org.id, "webhook.registered", actor=actor, subject=endpoint, url=endpoint.url)
@@ -216,32 +235,54 @@ def disable_endpoint(endpoint: WebhookEndpoint, *, actor: User | None = None) ->
     if endpoint.active:
         endpoint.active = False
         endpoint.disabled_at = utcnow()
-        audit.record(endpoint.organization_id, "webhook.disabled", actor=actor,
-                     subject=endpoint, url=endpoint.url)
+        audit.record(
+            endpoint.organization_id,
+            "webhook.disabled",
+            actor=actor,
+            subject=endpoint,
+            url=endpoint.url,
+        )
         db.session.flush()
 
 
 def endpoints_of(organization_id: int) -> list[WebhookEndpoint]:
-    return list(db.session.execute(
-        select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id)
-        .order_by(WebhookEndpoint.id)).scalars())
+    return list(
+        db.session.execute(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.organization_id == organization_id)
+            .order_by(WebhookEndpoint.id)
+        ).scalars()
+    )
 
 
 def deliveries_of(endpoint: WebhookEndpoint, limit: int = 100) -> list[WebhookDelivery]:
-    return list(db.session.execute(
-        select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
-        .order_by(WebhookDelivery.id.desc()).limit(limit)).scalars())
+    return list(
+        db.session.execute(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id == endpoint.id)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def redeliver(delivery: WebhookDelivery, *, actor: User | None = None) -> None:
     """Queue the same event (same id) to the same endpoint again, now."""
-    message = db.session.get(outbox.OutboxMessage, delivery.outbox_message_id) \
-        if delivery.outbox_message_id else None
+    message = (
+        db.session.get(outbox.OutboxMessage, delivery.outbox_message_id)
+        if delivery.outbox_message_id
+        else None
+    )
     if message is None:
         raise ValueError("this delivery's event is no longer in the queue")
     outbox.redeliver(message)
-    audit.record(delivery.organization_id, "webhook.redelivery_requested", actor=actor,
-                 subject=delivery, event_id=delivery.event_id)
+    audit.record(
+        delivery.organization_id,
+        "webhook.redelivery_requested",
+        actor=actor,
+        subject=delivery,
+        event_id=delivery.event_id,
+    )
     db.session.flush()
 
 
@@ -252,9 +293,14 @@ def deliver(message: outbox.OutboxMessage) -> None:
     if endpoint is None or not endpoint.active:
         return  # the endpoint was removed: nothing to send, nothing to retry
     org = db.session.get(Organization, endpoint.organization_id)
-    log = WebhookDelivery(organization_id=endpoint.organization_id, endpoint_id=endpoint.id,
-                          outbox_message_id=message.id, event_id=event["id"],
-                          event_type=event["type"], attempt=message.attempts)
+    log = WebhookDelivery(
+        organization_id=endpoint.organization_id,
+        endpoint_id=endpoint.id,
+        outbox_message_id=message.id,
+        event_id=event["id"],
+        event_type=event["type"],
+        attempt=message.attempts,
+    )
     db.session.add(log)
     try:
         target = check_url(endpoint.url, allow_private=allows_private(org))

@@ -43,8 +43,9 @@ def _seed(database_url: str) -> tuple[str, str]:
         org = accounts.create_organization("bench", "Bench Ltd")
         org.settings = {"recertification_months": 12}
         course_services.import_module(org, fixtures)
-        course = course_services.create_course(org, "onboarding", "Onboarding",
-                                               ["tiny-module"], required_for_posting=True)
+        course = course_services.create_course(
+            org, "onboarding", "Onboarding", ["tiny-module"], required_for_posting=True
+        )
         course_services.publish_policy(org, "Policy", "Be kind.")
         for i in range(200):
             user = accounts.create_user(org, f"person{i}@bench.test", f"Person {i}")
@@ -54,7 +55,8 @@ def _seed(database_url: str) -> tuple[str, str]:
         enrollment.completed_at = utcnow()
         certificate_services.issue_certificate(enrollment)
         course_services.acknowledge_policy(
-            target, course_services.current_policy(org.id), target.name)
+            target, course_services.current_policy(org.id), target.name
+        )
         _, key = create_api_key(org, "bench", ["rights:read", "webhooks:manage"])
         db.session.commit()
         db.engine.dispose()
@@ -117,14 +119,36 @@ def run() -> list[str]:
         key, email = _seed(database_url)
         port = _free_port()
         # A throwaway key for a throwaway server on loopback.
-        env = dict(os.environ, DATABASE_URL=database_url, CLEARED_ENV="bench",
-                   SECRET_KEY=secrets.token_hex(16))
+        env = dict(
+            os.environ,
+            DATABASE_URL=database_url,
+            CLEARED_ENV="bench",
+            SECRET_KEY=secrets.token_hex(16),
+        )
         server = subprocess.Popen(  # noqa: S603 - fixed arguments, our own interpreter
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--worker-class", "gthread", "--threads", "2",
-             "--keep-alive", "30", "--log-level", "warning",
-             "lms_plugin.app:create_app()"],
-            env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "2",
+                "--keep-alive",
+                "30",
+                "--log-level",
+                "warning",
+                "lms_plugin.app:create_app()",
+            ],
+            env=env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             _wait_ready(port, server)
             bearer = {"Authorization": f"Bearer {key}"}

@@ -10,8 +10,15 @@ import pytest
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture
@@ -52,10 +59,14 @@ def test_certified_learner_personalises_and_shares_a_post(app, make, live_server
     learner = make.user(org, "sam@acme.test", name="Sam Okafor")
     make.certified_for_posting(learner, course)
     with app.app_context():
-        services.publish_post(db.session.get(Organization, org.id), title="Leeds office",
-                              suggested_text="We opened an office in Leeds.",
-                              disclosure="I work at Acme", link="https://acme.example/leeds",
-                              networks=["linkedin"])
+        services.publish_post(
+            db.session.get(Organization, org.id),
+            title="Leeds office",
+            suggested_text="We opened an office in Leeds.",
+            disclosure="I work at Acme",
+            link="https://acme.example/leeds",
+            networks=["linkedin"],
+        )
         db.session.commit()
 
     page.goto(f"{live_server}/login")
@@ -77,5 +88,6 @@ def test_certified_learner_personalises_and_shares_a_post(app, make, live_server
     page.get_by_role("button", name="Share").click()
     link = page.get_by_role("link", name="Open LinkedIn")
     assert link.get_attribute("href").startswith(
-        "https://www.linkedin.com/sharing/share-offsite/?url=https%3A%2F%2Facme.example%2Fleeds")
+        "https://www.linkedin.com/sharing/share-offsite/?url=https%3A%2F%2Facme.example%2Fleeds"
+    )
     assert "I work at Acme" in page.get_by_label("Your text").input_value()

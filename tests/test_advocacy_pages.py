@@ -25,9 +25,14 @@ def org(make):
 
 
 def publish(app, org, **overrides):
-    fields = dict(title="Our new office", suggested_text="We opened a new office in Leeds.",
-                  disclosure="#employee", link="https://acme.example/leeds",
-                  hashtags=["leeds"], networks=["linkedin", "x"])
+    fields = dict(
+        title="Our new office",
+        suggested_text="We opened a new office in Leeds.",
+        disclosure="#employee",
+        link="https://acme.example/leeds",
+        hashtags=["leeds"],
+        networks=["linkedin", "x"],
+    )
     fields.update(overrides)
     with app.app_context():
         post = services.publish_post(db.session.get(Organization, org.id), **fields)
@@ -35,8 +40,9 @@ def publish(app, org, **overrides):
         return post.id
 
 
-def test_not_eligible_employee_sees_exactly_what_is_missing_with_links(app, client, auth, make,
-                                                                       org):
+def test_not_eligible_employee_sees_exactly_what_is_missing_with_links(
+    app, client, auth, make, org
+):
     course = make.course(org)
     make.published_policy(org)
     person = make.user(org, "sam@acme.test")
@@ -55,8 +61,9 @@ def test_not_eligible_employee_sees_exactly_what_is_missing_with_links(app, clie
     assert client.get(f"/advocacy/posts/{post_id}").status_code == 302
 
 
-def test_eligible_employee_personalises_and_shares_with_the_disclosure_kept(app, client, auth,
-                                                                            make, org):
+def test_eligible_employee_personalises_and_shares_with_the_disclosure_kept(
+    app, client, auth, make, org
+):
     course = make.course(org)
     person = make.user(org, "sam@acme.test")
     make.certified_for_posting(person, course)
@@ -67,34 +74,55 @@ def test_eligible_employee_personalises_and_shares_with_the_disclosure_kept(app,
     page = client.get(url)
     assert "We opened a new office in Leeds.\n\n#leeds\n\n#employee" in unescape(page.text)
     # Removing the disclosure is refused by the server, whatever the browser sends.
-    removed = client.post(url, data={"csrf_token": csrf_from(page.text), "network": "x",
-                                     "text": "We opened a new office in Leeds! #leeds"})
+    removed = client.post(
+        url,
+        data={
+            "csrf_token": csrf_from(page.text),
+            "network": "x",
+            "text": "We opened a new office in Leeds! #leeds",
+        },
+    )
     assert removed.status_code == 400
     assert "Keep the required disclosure" in unescape(removed.text)
     assert 'aria-describedby="text-help text-error"' in removed.text
-    wrong_network = client.post(url, data={"csrf_token": csrf_from(page.text),
-                                           "network": "facebook", "text": "Hi #employee"})
+    wrong_network = client.post(
+        url,
+        data={"csrf_token": csrf_from(page.text), "network": "facebook", "text": "Hi #employee"},
+    )
     assert wrong_network.status_code == 400
-    shared = client.post(url, data={"csrf_token": csrf_from(page.text), "network": "x",
-                                    "text": "So proud of our Leeds team! #leeds #employee"})
+    shared = client.post(
+        url,
+        data={
+            "csrf_token": csrf_from(page.text),
+            "network": "x",
+            "text": "So proud of our Leeds team! #leeds #employee",
+        },
+    )
     assert shared.status_code == 302
     done = client.get(shared.headers["Location"])
     link = re.search(r'href="(https://twitter\.com/intent/tweet\?[^"]+)"', done.text).group(1)
     query = parse_qs(urlsplit(unescape(link)).query)
-    assert query["text"] == ["So proud of our Leeds team! #leeds #employee "
-                             "https://acme.example/leeds"]
+    assert query["text"] == [
+        "So proud of our Leeds team! #leeds #employee https://acme.example/leeds"
+    ]
     with app.app_context():
         row = db.session.execute(select(Share)).scalar_one()
         assert (row.status, row.network, row.user_id) == ("shared", "x", person.id)
 
 
 def test_share_links_for_each_network():
-    assert services.share_url("linkedin", "t", "https://a.example/x?y=1") == \
-        "https://www.linkedin.com/sharing/share-offsite/?url=https%3A%2F%2Fa.example%2Fx%3Fy%3D1"
-    assert services.share_url("facebook", "t", "https://a.example/") == \
-        "https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Fa.example%2F"
-    assert services.share_url("x", "Hi #employee", None) == \
-        "https://twitter.com/intent/tweet?text=Hi%20%23employee"
+    assert (
+        services.share_url("linkedin", "t", "https://a.example/x?y=1")
+        == "https://www.linkedin.com/sharing/share-offsite/?url=https%3A%2F%2Fa.example%2Fx%3Fy%3D1"
+    )
+    assert (
+        services.share_url("facebook", "t", "https://a.example/")
+        == "https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Fa.example%2F"
+    )
+    assert (
+        services.share_url("x", "Hi #employee", None)
+        == "https://twitter.com/intent/tweet?text=Hi%20%23employee"
+    )
 
 
 def test_share_service_refuses_text_without_disclosure_and_blocked_employees(app, make, org):
@@ -120,9 +148,19 @@ def test_comms_publish_with_field_errors_then_success(app, client, auth, make, o
     assert client.get("/advocacy/library/new").status_code == 403
     auth.logout()
     auth.login("tara@acme.test")
-    bad = submit_form(client, "/advocacy/library/new", "/advocacy/library/new",
-                      {"title": "", "suggested_text": "x", "disclosure": "", "link": "acme.com",
-                       "networks": [], "expires_on": "31/12/2026"})
+    bad = submit_form(
+        client,
+        "/advocacy/library/new",
+        "/advocacy/library/new",
+        {
+            "title": "",
+            "suggested_text": "x",
+            "disclosure": "",
+            "link": "acme.com",
+            "networks": [],
+            "expires_on": "31/12/2026",
+        },
+    )
     assert bad.status_code == 400
     text = unescape(bad.text)
     assert "Nothing was published" in text
@@ -131,11 +169,20 @@ def test_comms_publish_with_field_errors_then_success(app, client, auth, make, o
     assert "Use a date like 2026-12-31." in text
     with app.app_context():
         assert db.session.execute(select(AdvocacyPost)).first() is None
-    good = submit_form(client, "/advocacy/library/new", "/advocacy/library/new",
-                       {"title": "Careers day", "suggested_text": "Come and meet us.",
-                        "disclosure": "I work at Acme", "hashtags": "#careers, jobs",
-                        "networks": ["linkedin"], "image_url": "https://acme.example/a.png",
-                        "expires_on": "2099-01-31"})
+    good = submit_form(
+        client,
+        "/advocacy/library/new",
+        "/advocacy/library/new",
+        {
+            "title": "Careers day",
+            "suggested_text": "Come and meet us.",
+            "disclosure": "I work at Acme",
+            "hashtags": "#careers, jobs",
+            "networks": ["linkedin"],
+            "image_url": "https://acme.example/a.png",
+            "expires_on": "2099-01-31",
+        },
+    )
     assert good.status_code == 302
     with app.app_context():
         post = db.session.execute(select(AdvocacyPost)).scalar_one()
@@ -153,8 +200,12 @@ def test_probation_share_goes_to_the_queue_and_approval_counts(app, client, auth
     post_id = publish(app, org)
     auth.login("sam@acme.test")
     assert "your first shares are reviewed" in client.get("/advocacy/").text
-    response = submit_form(client, f"/advocacy/posts/{post_id}", f"/advocacy/posts/{post_id}",
-                           {"network": "linkedin", "text": "Leeds! #employee"})
+    response = submit_form(
+        client,
+        f"/advocacy/posts/{post_id}",
+        f"/advocacy/posts/{post_id}",
+        {"network": "linkedin", "text": "Leeds! #employee"},
+    )
     assert response.status_code == 302
     assert "Sent for approval" in client.get(response.headers["Location"]).text
     auth.logout()
@@ -163,11 +214,11 @@ def test_probation_share_goes_to_the_queue_and_approval_counts(app, client, auth
     assert "Leeds! #employee" in queue.text
     with app.app_context():
         share_id = db.session.execute(select(Share.id)).scalar_one()
-    reject = submit_form(client, "/advocacy/queue", f"/advocacy/queue/{share_id}",
-                         {"decision": "reject", "note": ""})
+    reject = submit_form(
+        client, "/advocacy/queue", f"/advocacy/queue/{share_id}", {"decision": "reject", "note": ""}
+    )
     assert "Not saved" in unescape(client.get(reject.headers["Location"]).text)
-    submit_form(client, "/advocacy/queue", f"/advocacy/queue/{share_id}",
-                {"decision": "approve"})
+    submit_form(client, "/advocacy/queue", f"/advocacy/queue/{share_id}", {"decision": "approve"})
     assert "Nothing waiting" in client.get("/advocacy/queue").text
     with app.app_context():
         assert services.posting_rights_for(db.session.get(User, person.id)).status == "eligible"
@@ -186,19 +237,28 @@ def test_hr_suspends_and_reinstates_with_a_reason(app, client, auth, make, org):
     assert missing.status_code == 400
     assert "A reason is required" in unescape(missing.text)
     assert 'aria-describedby="reason-error"' in missing.text
-    done = submit_form(client, page_url, f"{page_url}/suspend",
-                       {"reason": "Shared a customer's e-mail"})
+    done = submit_form(
+        client, page_url, f"{page_url}/suspend", {"reason": "Shared a customer's e-mail"}
+    )
     assert done.status_code == 302
     page = client.get(page_url)
     assert "suspended" in page.text and "Shared a customer&#39;s e-mail" in page.text
     assert "Reinstate" in page.text
     submit_form(client, page_url, f"{page_url}/reinstate", {"reason": "Retrained"})
     with app.app_context():
-        actions = [e.action for e in db.session.execute(
-            select(AuditEntry).where(AuditEntry.action.like("posting_rights.%"))
-            .order_by(AuditEntry.id)).scalars()]
-    assert actions == ["posting_rights.granted", "posting_rights.suspended",
-                       "posting_rights.reinstated"]
+        actions = [
+            e.action
+            for e in db.session.execute(
+                select(AuditEntry)
+                .where(AuditEntry.action.like("posting_rights.%"))
+                .order_by(AuditEntry.id)
+            ).scalars()
+        ]
+    assert actions == [
+        "posting_rights.granted",
+        "posting_rights.suspended",
+        "posting_rights.reinstated",
+    ]
 
 
 def test_hr_pages_are_scoped_and_role_checked(app, client, auth, make, org):
@@ -206,8 +266,13 @@ def test_hr_pages_are_scoped_and_role_checked(app, client, auth, make, org):
     make.user(org, "lee@acme.test")
     stranger = make.user(make.org(), "them@other.test")
     auth.login("lee@acme.test")
-    for url in ("/advocacy/people", "/advocacy/audit", "/advocacy/audit.csv",
-                "/advocacy/api-keys", "/advocacy/webhooks"):
+    for url in (
+        "/advocacy/people",
+        "/advocacy/audit",
+        "/advocacy/audit.csv",
+        "/advocacy/api-keys",
+        "/advocacy/webhooks",
+    ):
         assert client.get(url).status_code == 403, url
     auth.logout()
     auth.login("hr@acme.test")
@@ -222,12 +287,16 @@ def test_audit_export_is_safe_csv_with_bom_and_is_itself_audited(app, client, au
     make.certified_for_posting(person, course)
     with app.app_context():
         for reason in ("=cmd|' /C calc'!A0", "+1+1", "-2", "@SUM(A1)", "Zoë ok"):
-            services.suspend(db.session.get(User, person.id), reason,
-                             by=db.session.execute(select(User).filter_by(
-                                 email="hr@acme.test")).scalar_one())
-            services.reinstate(db.session.get(User, person.id), "ok",
-                               by=db.session.execute(select(User).filter_by(
-                                   email="hr@acme.test")).scalar_one())
+            services.suspend(
+                db.session.get(User, person.id),
+                reason,
+                by=db.session.execute(select(User).filter_by(email="hr@acme.test")).scalar_one(),
+            )
+            services.reinstate(
+                db.session.get(User, person.id),
+                "ok",
+                by=db.session.execute(select(User).filter_by(email="hr@acme.test")).scalar_one(),
+            )
         db.session.commit()
     auth.login("hr@acme.test")
     page = client.get("/advocacy/audit?action=posting_rights.suspended")
@@ -242,14 +311,29 @@ def test_audit_export_is_safe_csv_with_bom_and_is_itself_audited(app, client, au
     assert reasons == ["'=cmd|' /C calc'!A0", "'+1+1", "'-2", "'@SUM(A1)", "Zoë ok"]
     assert all(row[1] == "hr@acme.test" for row in rows[1:])
     with app.app_context():
-        assert db.session.execute(select(AuditEntry).filter_by(action="audit.exported")
-                                  ).scalar_one().detail["rows"] == 5
+        assert (
+            db.session.execute(select(AuditEntry).filter_by(action="audit.exported"))
+            .scalar_one()
+            .detail["rows"]
+            == 5
+        )
 
 
-@pytest.mark.parametrize(("cell", "safe"), [
-    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@A1", "'@A1"), ("\tx", "'\tx"),
-    ("\rx", "'\rx"), ("plain", "plain"), ("a=b", "a=b"), (None, ""), (42, "42"),
-])
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@A1", "'@A1"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        ("a=b", "a=b"),
+        (None, ""),
+        (42, "42"),
+    ],
+)
 def test_csv_cells_never_start_a_formula(cell, safe):
     from advocacy.exports import neutralise
 
@@ -259,34 +343,52 @@ def test_csv_cells_never_start_a_formula(cell, safe):
 def test_admin_creates_a_key_shown_once_and_revokes_it(app, client, auth, make, org):
     make.user(org, "ada@acme.test", roles=(Role.ADMIN,))
     auth.login("ada@acme.test")
-    empty = submit_form(client, "/advocacy/api-keys", "/advocacy/api-keys",
-                        {"name": "Amplify", "scopes": []})
+    empty = submit_form(
+        client, "/advocacy/api-keys", "/advocacy/api-keys", {"name": "Amplify", "scopes": []}
+    )
     assert empty.status_code == 400 and "choose at least one scope" in empty.text
-    created = submit_form(client, "/advocacy/api-keys", "/advocacy/api-keys",
-                          {"name": "Amplify", "scopes": ["rights:read"]})
+    created = submit_form(
+        client,
+        "/advocacy/api-keys",
+        "/advocacy/api-keys",
+        {"name": "Amplify", "scopes": ["rights:read"]},
+    )
     key = re.search(r'value="(ctp_[^"]+)"', created.text).group(1)
     listing = client.get("/advocacy/api-keys")
     assert key not in listing.text and "never" in listing.text
-    assert client.get("/api/v1/posting-rights/x@acme.test",
-                      headers={"Authorization": f"Bearer {key}"}).status_code == 404
+    assert (
+        client.get(
+            "/api/v1/posting-rights/x@acme.test", headers={"Authorization": f"Bearer {key}"}
+        ).status_code
+        == 404
+    )
     assert "never" not in client.get("/advocacy/api-keys").text  # last used is shown
     with app.app_context():
         key_id = db.session.execute(select(ApiKey.id)).scalar_one()
     submit_form(client, "/advocacy/api-keys", f"/advocacy/api-keys/{key_id}/revoke")
-    assert client.get("/api/v1/posting-rights/x@acme.test",
-                      headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    assert (
+        client.get(
+            "/api/v1/posting-rights/x@acme.test", headers={"Authorization": f"Bearer {key}"}
+        ).status_code
+        == 401
+    )
 
 
 def test_admin_registers_webhooks_and_private_addresses_are_refused(app, client, auth, make, org):
     make.user(org, "ada@acme.test", roles=(Role.ADMIN,))
     auth.login("ada@acme.test")
-    refused = submit_form(client, "/advocacy/webhooks", "/advocacy/webhooks",
-                          {"url": "https://192.168.0.10/hook"})
+    refused = submit_form(
+        client, "/advocacy/webhooks", "/advocacy/webhooks", {"url": "https://192.168.0.10/hook"}
+    )
     assert refused.status_code == 400
     assert "private-network address" in refused.text
     assert 'aria-describedby="url-error"' in refused.text
-    ok = submit_form(client, "/advocacy/webhooks", "/advocacy/webhooks",
-                     {"url": "https://93.184.215.14/hook", "description": "Amplify"})
+    ok = submit_form(
+        client,
+        "/advocacy/webhooks",
+        "/advocacy/webhooks",
+        {"url": "https://93.184.215.14/hook", "description": "Amplify"},
+    )
     assert ok.status_code == 200 and "whsec_" in ok.text
     with app.app_context():
         endpoint = db.session.execute(select(WebhookEndpoint)).scalar_one()
@@ -299,13 +401,25 @@ def test_admin_registers_webhooks_and_private_addresses_are_refused(app, client,
 def test_admin_edits_the_lexicon_and_the_checker_page_uses_it(app, client, auth, make, org):
     make.user(org, "ada@acme.test", roles=(Role.ADMIN,))
     auth.login("ada@acme.test")
-    submit_form(client, "/advocacy/lexicon", "/advocacy/lexicon",
-                {"term": "Project Falcon", "severity": "block"})
-    duplicate = submit_form(client, "/advocacy/lexicon", "/advocacy/lexicon",
-                            {"term": "project falcon", "severity": "review"})
+    submit_form(
+        client,
+        "/advocacy/lexicon",
+        "/advocacy/lexicon",
+        {"term": "Project Falcon", "severity": "block"},
+    )
+    duplicate = submit_form(
+        client,
+        "/advocacy/lexicon",
+        "/advocacy/lexicon",
+        {"term": "project falcon", "severity": "review"},
+    )
     assert duplicate.status_code == 400 and "already on the list" in unescape(duplicate.text)
-    result = submit_form(client, "/advocacy/check", "/advocacy/check",
-                         {"text": "Project Falcon launches at Acme soon!"})
+    result = submit_form(
+        client,
+        "/advocacy/check",
+        "/advocacy/check",
+        {"text": "Project Falcon launches at Acme soon!"},
+    )
     text = unescape(result.text)
     assert "2 findings" in text
     assert '<mark class="bg-danger-subtle">Project Falcon</mark>' in result.text
@@ -319,25 +433,40 @@ def test_admin_edits_the_lexicon_and_the_checker_page_uses_it(app, client, auth,
         assert db.session.execute(select(ConfidentialTerm)).first() is None
 
 
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
-       b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
-       b"\x00\x00\x00\x00IEND\xaeB`\x82")
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
+    b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 
 
-def test_comms_upload_an_image_that_employees_see_and_fakes_are_refused(app, client, auth, make,
-                                                                        org):
+def test_comms_upload_an_image_that_employees_see_and_fakes_are_refused(
+    app, client, auth, make, org
+):
     make.user(org, "tara@acme.test", roles=(Role.TRAINER,))
-    fields = {"title": "Team photo", "suggested_text": "Our team.", "disclosure": "#employee",
-              "networks": ["linkedin"]}
+    fields = {
+        "title": "Team photo",
+        "suggested_text": "Our team.",
+        "disclosure": "#employee",
+        "networks": ["linkedin"],
+    }
     auth.login("tara@acme.test")
-    fake = submit_form(client, "/advocacy/library/new", "/advocacy/library/new",
-                       {**fields, "image": (io.BytesIO(b"<script>x</script>"), "photo.png")},
-                       content_type="multipart/form-data")
+    fake = submit_form(
+        client,
+        "/advocacy/library/new",
+        "/advocacy/library/new",
+        {**fields, "image": (io.BytesIO(b"<script>x</script>"), "photo.png")},
+        content_type="multipart/form-data",
+    )
     assert fake.status_code == 400
     assert "not a PNG, JPEG, GIF or WebP image" in fake.text and 'id="image-error"' in fake.text
-    ok = submit_form(client, "/advocacy/library/new", "/advocacy/library/new",
-                     {**fields, "image": (io.BytesIO(PNG), "photo.png")},
-                     content_type="multipart/form-data")
+    ok = submit_form(
+        client,
+        "/advocacy/library/new",
+        "/advocacy/library/new",
+        {**fields, "image": (io.BytesIO(PNG), "photo.png")},
+        content_type="multipart/form-data",
+    )
     assert ok.status_code == 302
     with app.app_context():
         post_id = db.session.execute(select(AdvocacyPost.id)).scalar_one()

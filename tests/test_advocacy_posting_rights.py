@@ -23,24 +23,37 @@ def rights(app, user):
 
 def transitions(app, user) -> list[str]:
     with app.app_context():
-        return [e.action for e in db.session.execute(
-            select(AuditEntry).where(AuditEntry.subject_type == "User",
-                                     AuditEntry.subject_id == str(user.id),
-                                     AuditEntry.action.like("posting_rights.%"))
-            .order_by(AuditEntry.id)).scalars()]
+        return [
+            e.action
+            for e in db.session.execute(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.subject_type == "User",
+                    AuditEntry.subject_id == str(user.id),
+                    AuditEntry.action.like("posting_rights.%"),
+                )
+                .order_by(AuditEntry.id)
+            ).scalars()
+        ]
 
 
 def queued_events(app) -> list[dict]:
     with app.app_context():
-        return [m.payload["event"] for m in db.session.execute(
-            select(OutboxMessage).where(OutboxMessage.topic == services.WEBHOOK_TOPIC)
-            .order_by(OutboxMessage.id)).scalars()]
+        return [
+            m.payload["event"]
+            for m in db.session.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.topic == services.WEBHOOK_TOPIC)
+                .order_by(OutboxMessage.id)
+            ).scalars()
+        ]
 
 
 def with_endpoint(app, org):
     with app.app_context():
-        endpoint = webhooks.register_endpoint(db.session.get(Organization, org.id),
-                                              "http://127.0.0.1:9/hook")
+        endpoint = webhooks.register_endpoint(
+            db.session.get(Organization, org.id), "http://127.0.0.1:9/hook"
+        )
         db.session.commit()
         return endpoint.id
 
@@ -98,7 +111,8 @@ def test_every_required_course_must_be_certified(app, make, org):
     answer = rights(app, person)
     assert answer.status == "not_started"
     assert answer.reasons == [
-        "Not enrolled in 'Refresher' yet: ask HR or your trainer to enrol you."]
+        "Not enrolled in 'Refresher' yet: ask HR or your trainer to enrol you."
+    ]
     make.certified_for_posting(person, second)
     assert rights(app, person).status == "eligible"
 
@@ -112,12 +126,16 @@ def test_new_policy_version_requires_acknowledgment_then_grants_again(app, make,
     answer = rights(app, person)
     assert answer.status == "policy_update_required"
     assert "acknowledge the social media policy (version 1" in answer.reasons[0]
-    assert transitions(app, person) == ["posting_rights.granted",
-                                        "posting_rights.policy_update_required"]
+    assert transitions(app, person) == [
+        "posting_rights.granted",
+        "posting_rights.policy_update_required",
+    ]
     make.policy_acknowledged(person, policy)
     assert rights(app, person).status == "eligible"
     assert [e["type"] for e in queued_events(app)] == [
-        "posting_rights.policy_update_required", "posting_rights.granted"]
+        "posting_rights.policy_update_required",
+        "posting_rights.granted",
+    ]
 
 
 def test_expiry_is_found_by_the_sweep_and_announced_once(app, make, runner):
@@ -133,8 +151,9 @@ def test_expiry_is_found_by_the_sweep_and_announced_once(app, make, runner):
     # The rule answers for any moment: a minute after expiry the answer is "expired".
     with app.app_context():
         later = expires_at + timedelta(minutes=1)
-        assert services.posting_rights_for(db.session.get(User, person.id), later).status \
-            == "expired"
+        assert (
+            services.posting_rights_for(db.session.get(User, person.id), later).status == "expired"
+        )
     assert transitions(app, person) == ["posting_rights.granted"]  # no one asked yet
     # The clock passes the expiry (moved back rather than waiting a year).
     with app.app_context():
@@ -175,16 +194,24 @@ def test_suspension_and_reinstatement_are_audited_with_reason_and_actor(app, mak
             services.reinstate(target, "  ", by=by)
         services.reinstate(target, "Apologised; retrained", by=by)
         db.session.commit()
-        entries = list(db.session.execute(select(AuditEntry).where(
-            AuditEntry.action.in_(["posting_rights.suspended", "posting_rights.reinstated"]))
-            .order_by(AuditEntry.id)).scalars())
+        entries = list(
+            db.session.execute(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.action.in_(["posting_rights.suspended", "posting_rights.reinstated"])
+                )
+                .order_by(AuditEntry.id)
+            ).scalars()
+        )
         assert [(e.action, e.actor_id, e.reason) for e in entries] == [
             ("posting_rights.suspended", hr.id, "Posted a customer's complaint with their name"),
             ("posting_rights.reinstated", hr.id, "Apologised; retrained"),
         ]
     assert rights(app, person).status == "eligible"
-    assert [e["type"] for e in queued_events(app)] == ["posting_rights.suspended",
-                                                       "posting_rights.reinstated"]
+    assert [e["type"] for e in queued_events(app)] == [
+        "posting_rights.suspended",
+        "posting_rights.reinstated",
+    ]
 
 
 def test_suspension_requires_a_reason_and_the_same_organisation(app, make, org, hr):
@@ -244,14 +271,19 @@ def test_rolled_back_change_leaves_no_audit_and_no_webhook(app, make, org, hr):
 
 def _share_ids(app, make, org, person, count):
     with app.app_context():
-        post = services.publish_post(db.session.get(Organization, org.id), title="Launch",
-                                     suggested_text="Proud of our launch", disclosure="#employee",
-                                     networks=["linkedin"])
+        post = services.publish_post(
+            db.session.get(Organization, org.id),
+            title="Launch",
+            suggested_text="Proud of our launch",
+            disclosure="#employee",
+            networks=["linkedin"],
+        )
         db.session.commit()
         ids = []
         for _ in range(count):
-            share = services.share_post(db.session.get(User, person.id), post, "linkedin",
-                                        "Proud of our launch #employee")
+            share = services.share_post(
+                db.session.get(User, person.id), post, "linkedin", "Proud of our launch #employee"
+            )
             ids.append(share.id)
         db.session.commit()
         return ids
@@ -274,14 +306,16 @@ def test_probation_queues_first_shares_and_promotes_after_n_approvals(app, make,
         by = db.session.get(User, reviewer.id)
         with pytest.raises(services.AdvocacyError, match="say why"):
             services.review_share(db.session.get(Share, ids[0]), approve=False, by=by)
-        services.review_share(db.session.get(Share, ids[0]), approve=False, by=by,
-                              note="Names a customer")
+        services.review_share(
+            db.session.get(Share, ids[0]), approve=False, by=by, note="Names a customer"
+        )
         services.review_share(db.session.get(Share, ids[1]), approve=True, by=by)
         db.session.commit()
     assert rights(app, person).probation_remaining == 1  # a rejected share does not count
     with app.app_context():
-        services.review_share(db.session.get(Share, ids[2]), approve=True,
-                              by=db.session.get(User, reviewer.id))
+        services.review_share(
+            db.session.get(Share, ids[2]), approve=True, by=db.session.get(User, reviewer.id)
+        )
         db.session.commit()
     assert rights(app, person).status == "eligible"
     assert transitions(app, person) == ["posting_rights.granted", "posting_rights.granted"]

@@ -55,12 +55,15 @@ class Receiver:
                 if receiver.hold_first and len(receiver.requests) == 1:
                     receiver.first_arrived.set()
                     receiver.release.wait(30)
-                status = receiver.answers.pop(0) if len(receiver.answers) > 1 else \
-                    receiver.answers[0]
+                status = (
+                    receiver.answers.pop(0) if len(receiver.answers) > 1 else receiver.answers[0]
+                )
                 try:
                     self.send_response(status)
                     if 300 <= status < 400:
-                        self.send_header("Location", f"http://127.0.0.1:{self.server.server_port}/elsewhere")
+                        self.send_header(
+                            "Location", f"http://127.0.0.1:{self.server.server_port}/elsewhere"
+                        )
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 except OSError:
@@ -139,11 +142,14 @@ def test_event_is_signed_and_verifies_with_the_documented_code(app, make, org, r
     assert not verify(secret, headers, body.replace(b"true", b"fals"))
     assert not verify("whsec_wrong", headers, body)
     old = int(headers["Cleared-Timestamp"]) - 301
-    replayed = dict(headers, **{"Cleared-Timestamp": str(old),
-                                "Cleared-Signature": webhooks.sign(secret, old, body)})
+    replayed = dict(
+        headers,
+        **{"Cleared-Timestamp": str(old), "Cleared-Signature": webhooks.sign(secret, old, body)},
+    )
     assert not verify(secret, replayed, body)
-    assert webhooks.verify_signature(secret, headers["Cleared-Timestamp"], body,
-                                     headers["Cleared-Signature"])
+    assert webhooks.verify_signature(
+        secret, headers["Cleared-Timestamp"], body, headers["Cleared-Signature"]
+    )
     with app.app_context():
         [log] = db.session.execute(select(WebhookDelivery)).scalars()
         assert (log.status_code, log.succeeded, log.error) == (200, True, None)
@@ -171,11 +177,19 @@ def test_failures_are_retried_with_backoff_and_the_same_event_id(app, make, org)
         ids = receiver.event_ids()
         assert len(ids) == 3 and len(set(ids)) == 1
         with app.app_context():
-            log = [(d.attempt, d.status_code, d.succeeded) for d in db.session.execute(
-                select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars()]
+            log = [
+                (d.attempt, d.status_code, d.succeeded)
+                for d in db.session.execute(
+                    select(WebhookDelivery).order_by(WebhookDelivery.id)
+                ).scalars()
+            ]
             assert log == [(1, 500, False), (2, 503, False), (3, 200, True)]
-            errors = [d.error for d in db.session.execute(
-                select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars()]
+            errors = [
+                d.error
+                for d in db.session.execute(
+                    select(WebhookDelivery).order_by(WebhookDelivery.id)
+                ).scalars()
+            ]
             assert errors[0] == "the receiver answered HTTP 500"
     finally:
         receiver.close()
@@ -207,17 +221,25 @@ def test_unreachable_receiver_is_logged_and_retried(app, make, org):
         assert log.status_code is None and "Connection" in log.error
 
 
-def test_worker_killed_after_sending_loses_nothing_and_resends_the_same_id(app, make, org,
-                                                                           receiver):
+def test_worker_killed_after_sending_loses_nothing_and_resends_the_same_id(
+    app, make, org, receiver
+):
     """A crash between the receiver's answer and the worker's commit: at least once, same id."""
     setup_endpoint(app, org, receiver.url)
     grant(app, make, org)
     receiver.hold_first = True
-    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               SECRET_KEY="test-only-secret", CLEARED_ENV="test")
+    env = dict(
+        os.environ,
+        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+        SECRET_KEY="test-only-secret",
+        CLEARED_ENV="test",
+    )
     worker = subprocess.Popen(
         [sys.executable, "-c", "from lms_plugin.cli import main; main()", "worker", "--once"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert receiver.first_arrived.wait(60), worker.stderr.read().decode()[-2000:]
         worker.send_signal(signal.SIGKILL)  # the worker dies before recording the delivery
@@ -267,7 +289,8 @@ def test_manual_redelivery_sends_the_same_event_again(app, client, make, org, re
     [delivery] = log["deliveries"]
     assert delivery["status_code"] == 200
     response = client.post(
-        f"/api/v1/webhooks/{endpoint_id}/deliveries/{delivery['id']}/redeliver", headers=bearer)
+        f"/api/v1/webhooks/{endpoint_id}/deliveries/{delivery['id']}/redeliver", headers=bearer
+    )
     assert response.status_code == 202
     assert process(app)["delivered"] == 1
     ids = receiver.event_ids()
@@ -278,8 +301,11 @@ def test_webhook_api_registers_lists_and_disables_only_own_endpoints(app, client
     org, other = make.org(), make.org()
     key = make.api_key(org, scopes=["webhooks:manage"])
     bearer = {"Authorization": f"Bearer {key}"}
-    created = client.post("/api/v1/webhooks", headers=bearer,
-                          json={"url": "https://93.184.215.14/hook", "description": "Amplify"})
+    created = client.post(
+        "/api/v1/webhooks",
+        headers=bearer,
+        json={"url": "https://93.184.215.14/hook", "description": "Amplify"},
+    )
     assert created.status_code == 201, created.json
     assert created.json["secret"].startswith("whsec_")
     listed = client.get("/api/v1/webhooks", headers=bearer).json["endpoints"]
@@ -288,18 +314,22 @@ def test_webhook_api_registers_lists_and_disables_only_own_endpoints(app, client
     theirs, _ = setup_endpoint(app, other, "https://93.184.215.14/theirs")
     assert client.delete(f"/api/v1/webhooks/{theirs}", headers=bearer).status_code == 404
     assert client.get(f"/api/v1/webhooks/{theirs}/deliveries", headers=bearer).status_code == 404
-    assert client.delete(f"/api/v1/webhooks/{created.json['id']}", headers=bearer).status_code \
-        == 204
+    assert (
+        client.delete(f"/api/v1/webhooks/{created.json['id']}", headers=bearer).status_code == 204
+    )
     with app.app_context():
         assert db.session.get(WebhookEndpoint, created.json["id"]).active is False
         assert db.session.get(WebhookEndpoint, theirs).active is True
-    refused = client.post("/api/v1/webhooks", headers=bearer,
-                          json={"url": "https://169.254.169.254/latest/meta-data"})
+    refused = client.post(
+        "/api/v1/webhooks", headers=bearer, json={"url": "https://169.254.169.254/latest/meta-data"}
+    )
     assert refused.status_code == 400
     assert refused.json["error"]["field"] == "url"
     assert "link-local" in refused.json["error"]["message"]
-    assert client.post("/api/v1/webhooks", headers=bearer, json={"url": 5}).json["error"][
-        "field"] == "url"
+    assert (
+        client.post("/api/v1/webhooks", headers=bearer, json={"url": 5}).json["error"]["field"]
+        == "url"
+    )
 
 
 REFUSED = [
@@ -332,9 +362,14 @@ def test_unsafe_webhook_urls_are_refused(url, why):
         webhooks.check_url(url)
 
 
-@pytest.mark.parametrize("url", ["https://93.184.215.14/hook",
-                                 "https://93.184.215.14:8443/hooks?token=a",
-                                 "https://[2606:2800:220:1:248:1893:25c8:1946]/hook"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://93.184.215.14/hook",
+        "https://93.184.215.14:8443/hooks?token=a",
+        "https://[2606:2800:220:1:248:1893:25c8:1946]/hook",
+    ],
+)
 def test_public_https_urls_are_accepted(url):
     target = webhooks.check_url(url)
     assert target.scheme == "https" and target.addresses
@@ -343,8 +378,9 @@ def test_public_https_urls_are_accepted(url):
 def test_private_addresses_need_the_organisation_setting(app, make):
     strict = make.org()
     with app.app_context(), pytest.raises(webhooks.WebhookUrlError, match="loopback"):
-        webhooks.register_endpoint(db.session.get(Organization, strict.id),
-                                   "https://127.0.0.1:8080/hook")
+        webhooks.register_endpoint(
+            db.session.get(Organization, strict.id), "https://127.0.0.1:8080/hook"
+        )
     assert webhooks.check_url("http://127.0.0.1:8080/hook", allow_private=True).addresses
 
 
@@ -370,8 +406,11 @@ def test_suspension_reaches_the_platform_within_one_worker_pass(app, make, org, 
     hr = make.user(org, roles=(Role.HR,))
     process(app)
     with app.app_context():
-        services.suspend(db.session.get(User, person.id), "Harmful post about a customer",
-                         by=db.session.get(User, hr.id))
+        services.suspend(
+            db.session.get(User, person.id),
+            "Harmful post about a customer",
+            by=db.session.get(User, hr.id),
+        )
         db.session.commit()
     process(app)
     types = [json.loads(body)["type"] for _, body, _ in receiver.requests]
