@@ -1,7 +1,10 @@
-"""Advocacy: posting rights derived from certificates, and the eligibility API."""
+"""Advocacy: posting rights, the eligibility API, webhooks, the advocacy hub, the draft checker."""
 
 
 def init_app(app) -> None:
-    from . import api
+    from . import api, services, views, webhooks
 
+    services.connect_signals()
+    webhooks.init_app(app)
     api.init_app(app)
+    views.init_app(app)

@@ -146,6 +146,17 @@ def init_app(app: Flask) -> None:
                 break
             time.sleep(interval)
 
+    @app.cli.command("sweep")
+    @click.option("--all", "everyone", is_flag=True,
+                  help="Recompute everyone (once after installing or upgrading).")
+    def sweep_command(everyone: bool) -> None:
+        """Find posting rights that time alone changed (expiries). Run it from cron."""
+        from advocacy import services as advocacy_services
+
+        counts = advocacy_services.sweep(everyone=everyone)
+        db.session.commit()
+        click.echo(f"checked {counts['checked']}, changed {counts['changed']}")
+
 
 def _create_app():
     from lms_plugin.app import create_app

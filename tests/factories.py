@@ -151,6 +151,44 @@ class Factory:
         db.session.commit()
         return db.session.get(Enrollment, enrollment.id)
 
+    # -- advocacy (issue 6) -----------------------------------------------------------------
+
+    @_detached
+    def certified_for_posting(self, user, course, *, issued_at=None):
+        """Enrol, complete and certify through the real services (PDF included)."""
+        from certificates import services as certificate_services
+        from course.models import Enrollment
+        from lms_plugin.core.timeutil import utcnow
+
+        enrollment = course_services.open_enrollment(user, course) or \
+            course_services.enroll(user, course)
+        enrollment = db.session.get(Enrollment, enrollment.id)
+        enrollment.completed_at = issued_at or utcnow()
+        db.session.flush()
+        certificate = certificate_services.issue_certificate(enrollment)
+        db.session.commit()
+        return certificate
+
+
+    @_detached
+    def published_policy(self, org, title: str = "Social media policy",
+                         text: str = "Be kind. Disclose."):
+        version = course_services.publish_policy(org, title, text)
+        db.session.commit()
+        return version
+
+
+    @_detached
+    def policy_acknowledged(self, user, policy):
+        from course.models import PolicyVersion
+        from lms_plugin.core.models import User
+
+        user_row = db.session.get(User, user.id)
+        ack = course_services.acknowledge_policy(user_row, db.session.get(PolicyVersion, policy.id),
+                                                 user_row.name)
+        db.session.commit()
+        return ack
+
 
 def _correct_answer(question: dict) -> list[str]:
     if question["type"] == "true_false":

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 04:19:19.107018
+Create Date: 2026-11-22 04:36:31.189041
 """
 import sqlalchemy as sa
 from alembic import op
@@ -43,6 +43,20 @@ def upgrade():
     )
     with op.batch_alter_table('api_key', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_key_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('confidential_term',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('term', sa.String(length=200), nullable=False),
+    sa.Column('severity', sa.String(length=10), nullable=False),
+    sa.Column('note', sa.String(length=300), nullable=False),
+    sa.Column('created_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_confidential_term_organization_id_organization')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_confidential_term')),
+    sa.UniqueConstraint('organization_id', 'term', name=op.f('uq_confidential_term_organization_id_term'))
+    )
+    with op.batch_alter_table('confidential_term', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_confidential_term_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('course',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -129,6 +143,44 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_user_email'), ['email'], unique=False)
         batch_op.create_index('ix_user_org_external_id', ['organization_id', 'external_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_user_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('webhook_endpoint',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('url', sa.String(length=2000), nullable=False),
+    sa.Column('description', sa.String(length=200), nullable=False),
+    sa.Column('secret', sa.String(length=100), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('disabled_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_webhook_endpoint_organization_id_organization')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoint'))
+    )
+    with op.batch_alter_table('webhook_endpoint', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_endpoint_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('advocacy_post',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('suggested_text', sa.Text(), nullable=False),
+    sa.Column('link', sa.String(length=2000), nullable=True),
+    sa.Column('image_url', sa.String(length=2000), nullable=True),
+    sa.Column('image_type', sa.String(length=20), nullable=True),
+    sa.Column('image_data', sa.LargeBinary(), nullable=True),
+    sa.Column('hashtags', sa.JSON(), nullable=False),
+    sa.Column('disclosure', sa.String(length=200), nullable=False),
+    sa.Column('networks', sa.JSON(), nullable=False),
+    sa.Column('expires_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('withdrawn_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_advocacy_post_created_by_id_user')),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_advocacy_post_organization_id_organization')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_advocacy_post'))
+    )
+    with op.batch_alter_table('advocacy_post', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_advocacy_post_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('attempt',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -264,6 +316,39 @@ def upgrade():
     with op.batch_alter_table('policy_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_policy_version_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('posting_rights_state',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('changed_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_posting_rights_state_organization_id_organization')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_posting_rights_state_user_id_user')),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_posting_rights_state'))
+    )
+    with op.batch_alter_table('posting_rights_state', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_posting_rights_state_organization_id'), ['organization_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_posting_rights_state_status'), ['status'], unique=False)
+
+    op.create_table('suspension',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('suspended_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('suspended_by_id', sa.Integer(), nullable=True),
+    sa.Column('reinstated_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reinstated_by_id', sa.Integer(), nullable=True),
+    sa.Column('reinstate_reason', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_suspension_organization_id_organization')),
+    sa.ForeignKeyConstraint(['reinstated_by_id'], ['user.id'], name=op.f('fk_suspension_reinstated_by_id_user')),
+    sa.ForeignKeyConstraint(['suspended_by_id'], ['user.id'], name=op.f('fk_suspension_suspended_by_id_user')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_suspension_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_suspension'))
+    )
+    with op.batch_alter_table('suspension', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_suspension_organization_id'), ['organization_id'], unique=False)
+        batch_op.create_index('ix_suspension_user_open', ['user_id', 'reinstated_at'], unique=False)
+
     op.create_table('user_role',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -274,6 +359,29 @@ def upgrade():
     )
     with op.batch_alter_table('user_role', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_role_user_id'), ['user_id'], unique=False)
+
+    op.create_table('webhook_delivery',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('endpoint_id', sa.Integer(), nullable=False),
+    sa.Column('outbox_message_id', sa.Integer(), nullable=True),
+    sa.Column('event_id', sa.String(length=64), nullable=False),
+    sa.Column('event_type', sa.String(length=64), nullable=False),
+    sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=True),
+    sa.Column('duration_ms', sa.Integer(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('succeeded', sa.Boolean(), nullable=False),
+    sa.Column('created_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoint.id'], name=op.f('fk_webhook_delivery_endpoint_id_webhook_endpoint')),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_webhook_delivery_organization_id_organization')),
+    sa.ForeignKeyConstraint(['outbox_message_id'], ['outbox_message.id'], name=op.f('fk_webhook_delivery_outbox_message_id_outbox_message')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_delivery'))
+    )
+    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
+        batch_op.create_index('ix_webhook_delivery_endpoint', ['endpoint_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_delivery_event_id'), ['event_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_delivery_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('certificate',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -384,11 +492,39 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_policy_reading_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_policy_reading_user_id'), ['user_id'], unique=False)
 
+    op.create_table('share',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('post_id', sa.Integer(), nullable=False),
+    sa.Column('network', sa.String(length=20), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('during_probation', sa.Boolean(), nullable=False),
+    sa.Column('created_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reviewed_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reviewed_by_id', sa.Integer(), nullable=True),
+    sa.Column('review_note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_share_organization_id_organization')),
+    sa.ForeignKeyConstraint(['post_id'], ['advocacy_post.id'], name=op.f('fk_share_post_id_advocacy_post')),
+    sa.ForeignKeyConstraint(['reviewed_by_id'], ['user.id'], name=op.f('fk_share_reviewed_by_id_user')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_share_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_share'))
+    )
+    with op.batch_alter_table('share', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_share_organization_id'), ['organization_id'], unique=False)
+        batch_op.create_index('ix_share_user_status', ['user_id', 'status'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('share', schema=None) as batch_op:
+        batch_op.drop_index('ix_share_user_status')
+        batch_op.drop_index(batch_op.f('ix_share_organization_id'))
+
+    op.drop_table('share')
     with op.batch_alter_table('policy_reading', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policy_reading_user_id'))
         batch_op.drop_index(batch_op.f('ix_policy_reading_organization_id'))
@@ -417,10 +553,26 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_certificate_course_id'))
 
     op.drop_table('certificate')
+    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_delivery_organization_id'))
+        batch_op.drop_index(batch_op.f('ix_webhook_delivery_event_id'))
+        batch_op.drop_index('ix_webhook_delivery_endpoint')
+
+    op.drop_table('webhook_delivery')
     with op.batch_alter_table('user_role', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_role_user_id'))
 
     op.drop_table('user_role')
+    with op.batch_alter_table('suspension', schema=None) as batch_op:
+        batch_op.drop_index('ix_suspension_user_open')
+        batch_op.drop_index(batch_op.f('ix_suspension_organization_id'))
+
+    op.drop_table('suspension')
+    with op.batch_alter_table('posting_rights_state', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_posting_rights_state_status'))
+        batch_op.drop_index(batch_op.f('ix_posting_rights_state_organization_id'))
+
+    op.drop_table('posting_rights_state')
     with op.batch_alter_table('policy_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policy_version_organization_id'))
 
@@ -450,6 +602,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_attempt_organization_id'))
 
     op.drop_table('attempt')
+    with op.batch_alter_table('advocacy_post', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_advocacy_post_organization_id'))
+
+    op.drop_table('advocacy_post')
+    with op.batch_alter_table('webhook_endpoint', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_endpoint_organization_id'))
+
+    op.drop_table('webhook_endpoint')
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_organization_id'))
         batch_op.drop_index('ix_user_org_external_id')
@@ -473,6 +633,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_course_organization_id'))
 
     op.drop_table('course')
+    with op.batch_alter_table('confidential_term', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_confidential_term_organization_id'))
+
+    op.drop_table('confidential_term')
     with op.batch_alter_table('api_key', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_key_organization_id'))
 
