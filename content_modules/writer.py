@@ -107,8 +107,9 @@ def extract_module_zip(data: bytes, destination: Path | str) -> tuple[Path | Non
                               "zip the module folder itself, without links or '..' paths")
         manifests = [m for m in members if PurePosixPath(m.filename).name == MODULE_FILE]
         if len(manifests) != 1:
-            return refuse(f"the archive holds {len(manifests)} {MODULE_FILE} files (needs exactly 1)",
-                          "upload a .zip of one module folder")
+            return refuse(
+                f"the archive holds {len(manifests)} {MODULE_FILE} files (needs exactly 1)",
+                "upload a .zip of one module folder")
         root = PurePosixPath(manifests[0].filename).parent
         for member in members:
             path = PurePosixPath(member.filename.replace("\\", "/"))

@@ -77,7 +77,7 @@ def lesson_site(tmp_path):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}", enrollment
+    yield app, f"http://127.0.0.1:{server.server_port}", enrollment, org
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
@@ -130,7 +130,7 @@ def assert_no_sideways_scroll(page) -> None:
 
 
 def test_a_learner_completes_a_module_and_the_policy_by_keyboard_only(chromium, lesson_site):
-    app, base, enrollment = lesson_site
+    app, base, enrollment, _ = lesson_site
     context = chromium.new_context()
     page = context.new_page()
     page.set_default_timeout(15000)
@@ -210,7 +210,7 @@ def test_a_learner_completes_a_module_and_the_policy_by_keyboard_only(chromium, 
     (640, 400, "a 1280px screen at 200% zoom"),
 ])
 def test_lesson_pages_fit_small_screens_and_zoom(chromium, lesson_site, width, height, label):
-    _, base, enrollment = lesson_site
+    _, base, enrollment, _ = lesson_site
     context = chromium.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(15000)
@@ -232,3 +232,49 @@ def test_lesson_pages_fit_small_screens_and_zoom(chromium, lesson_site, width, h
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, label
     finally:
         context.close()
+
+
+def test_trainer_fixes_a_lesson_with_live_preview_and_publishes(chromium, lesson_site):
+    from lms_plugin.core.models import Role
+
+    app, base, _, org = lesson_site
+    Factory(app).user(org, "tara@example.test", name="Tara Trainer",
+                      roles=(Role.TRAINER, Role.HR))
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    try:
+        page.goto(f"{base}/login")
+        page.get_by_label("E-mail").fill("tara@example.test")
+        page.get_by_label("Password").fill("correct-horse-battery")
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(f"{base}/author/")
+        assert_accessible(page)
+        page.goto(f"{base}/author/{MODULE}/lessons/03-wrap-up/edit")
+        preview = page.locator("#live-preview")
+        preview.get_by_text("You are ready for the quiz.").wait_for()  # rendered on load
+        body = page.get_by_label("Lesson text (Markdown)")
+        body.fill("You are **nearly** ready.<img src=x alt=\"A test\" onerror=\"window.hacked=1\">")
+        preview.locator("strong", has_text="nearly").wait_for()
+        assert page.evaluate("() => window.hacked") is None
+        assert "onerror" not in preview.inner_html()
+        assert_accessible(page)
+        page.get_by_role("button", name="Save to draft").click()
+        page.get_by_text("Saved in the draft").wait_for()
+        page.goto(f"{base}/author/{MODULE}/")
+        assert_accessible(page)
+        page.get_by_role("button", name="Publish version 2").click()
+        page.get_by_text("Published version 2. Learners see it now.").wait_for()
+        page.goto(f"{base}/policy/publish")
+        assert_accessible(page)
+        page.goto(f"{base}/policy/acknowledgments")
+        page.get_by_role("heading", name="Who acknowledged which policy version").wait_for()
+        assert_accessible(page)
+    finally:
+        context.close()
+    with app.app_context():
+        from course import services
+
+        current = services.current_module_version(org.id, MODULE)
+        assert current.number == 2
+        assert "**nearly**" in current.module.lesson("03-wrap-up").body
