@@ -44,8 +44,17 @@ def axe_script() -> Path:
     return Path(axe_playwright_python.__file__).parent / "axe.min.js"
 
 
-@pytest.fixture(scope="module")
-def chromium():
+@pytest.fixture(scope="session")
+def chromium(request):
+    """The suite's shared browser when tests/conftest.py provides one (a second sync
+    Playwright cannot start beside it), else one of this module's own."""
+    try:
+        shared = request.getfixturevalue("browser")
+    except pytest.FixtureLookupError:
+        shared = None
+    if shared is not None:
+        yield shared
+        return
     path = chromium_path()
     if path is None:
         message = "Chromium is not installed: 'apt-get install chromium' (CI installs it)"

@@ -5,6 +5,7 @@ what a new module version means for learners part-way or done."""
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -217,3 +218,14 @@ def test_a_change_without_retraining_keeps_progress_part_way(app, client, auth, 
     # Reading the new version's lessons counts again from here.
     read(client, enrollment, LESSONS[0])
     assert "1 of 3 lessons read" in client.get("/learn/").text
+
+
+def test_an_overdue_course_is_flagged_until_completed(app, client, auth, make):
+    _, _, enrollment = enrolled(make, due_days=1)
+    auth.login("sam@example.test")
+    assert "Overdue" not in client.get("/learn/").text
+    with app.app_context():
+        row = db.session.get(Enrollment, enrollment.id)
+        row.due_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    assert '<span class="badge text-bg-danger">Overdue</span>' in client.get("/learn/").text
