@@ -7,8 +7,10 @@ the same content hash, so an exported module re-imports as "unchanged".
 from __future__ import annotations
 
 import io
+import shutil
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -111,12 +113,17 @@ def extract_module_zip(data: bytes, destination: Path | str) -> tuple[Path | Non
                 f"the archive holds {len(manifests)} {MODULE_FILE} files (needs exactly 1)",
                 "upload a .zip of one module folder")
         root = PurePosixPath(manifests[0].filename).parent
-        for member in members:
-            path = PurePosixPath(member.filename.replace("\\", "/"))
-            if root.parts and path.parts[: len(root.parts)] != root.parts:
-                continue  # files beside the module folder are not part of it
-            relative = PurePosixPath(*path.parts[len(root.parts):])
-            target = destination.joinpath(*relative.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive.read(member))
+        try:
+            for member in members:
+                path = PurePosixPath(member.filename.replace("\\", "/"))
+                if root.parts and path.parts[: len(root.parts)] != root.parts:
+                    continue  # files beside the module folder are not part of it
+                relative = PurePosixPath(*path.parts[len(root.parts):])
+                target = destination.joinpath(*relative.parts)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(archive.read(member))
+        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+            shutil.rmtree(destination, ignore_errors=True)
+            return refuse("the archive is damaged, encrypted or uses an unknown compression",
+                          "zip the module folder again without a password and upload it")
     return destination, []

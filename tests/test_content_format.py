@@ -186,6 +186,14 @@ def _zip(entries: dict[str, bytes], symlink: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def _corrupt_zip() -> bytes:
+    """A valid archive whose lesson bytes were damaged after zipping (CRC mismatch)."""
+    data = bytearray(_zip({"m/module.yaml": b"slug: x\n" * 50, "m/lessons/a.md": b"y" * 500}))
+    index = data.index(b"y" * 50)
+    data[index:index + 10] = b"z" * 10
+    return bytes(data)
+
+
 @pytest.mark.parametrize(("data", "words"), [
     (b"this is not a zip", "not a .zip archive"),
     (_zip({"../evil/module.yaml": b"slug: x"}), "points outside the module"),
@@ -195,6 +203,7 @@ def _zip(entries: dict[str, bytes], symlink: str | None = None) -> bytes:
     (_zip({"readme.txt": b"hello"}), "holds 0 module.yaml files"),
     (_zip({f"m/f{i}.md": b"x" for i in range(301)}), "holds 301 files"),
     (_zip({"m/module.yaml": b"x" * (5 * 1024 * 1024 + 1)}), "more than 5 MB"),
+    (_corrupt_zip(), "the archive is damaged"),
 ])
 def test_an_unsafe_or_wrong_upload_is_refused_before_anything_is_written(tmp_path, data, words):
     target = tmp_path / "dest"
