@@ -285,7 +285,7 @@ def test_a_broken_upload_shows_every_problem_and_imports_nothing(app, client, au
         content_type="multipart/form-data")
     assert response.status_code == 400
     assert "The upload has problems (4)" in response.text
-    assert "<code>module/module.yaml</code>, line/field <code>8</code>: lesson file " \
+    assert "<code>broken-module/module.yaml</code>, line/field <code>8</code>: lesson file " \
            "02-missing.md does not exist" in response.text
     assert "mark exactly one option with &#39;correct: true&#39;" in response.text
     not_zip = client.post("/author/upload", data={

@@ -171,6 +171,7 @@ def test_an_exported_zip_unpacks_to_the_same_module(tmp_path):
     original = load_module(SOURCE)
     folder, problems = extract_module_zip(module_zip(original), tmp_path / "unpacked")
     assert problems == []
+    assert folder == tmp_path / "practice-module"  # the archive's own folder name
     assert load_module(folder).content_hash == original.content_hash
 
 

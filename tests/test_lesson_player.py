@@ -159,9 +159,9 @@ def test_practice_without_javascript_gets_the_full_page_with_feedback(client, au
     page = client.post(f"{url}/practice/teaser", data={"choice": "0", "csrf_token": token},
                        headers={"Accept": "text/html"})
     assert page.status_code == 200
-    assert "<strong>Not quite.</strong> Hinting at unpublished results still discloses them." \
-        in page.text
-    assert "A better answer: No." in page.text
+    assert ('<strong class="text-danger">Not quite.</strong> Hinting at unpublished results '
+            "still discloses them.") in page.text
+    assert "A better answer: “No”" in page.text
     assert 'id="practice-teaser-0" value="0" required checked' in page.text
     empty = client.post(f"{url}/practice/teaser", data={"csrf_token": token})
     assert empty.status_code == 400 and "Choose one of the answers" in empty.text
