@@ -137,14 +137,7 @@ def accepted_versions(version: ModuleVersion) -> list[ModuleVersion]:
     Going back from ``version``, older versions count until (and excluding those before) the
     newest version the trainer marked as requiring retraining.
     """
-    accepted = []
-    for candidate in module_versions(version.organization_id, version.slug):
-        if candidate.number > version.number:
-            continue
-        accepted.append(candidate)
-        if candidate.requires_retraining:
-            break
-    return accepted
+    return _accepted_in(module_versions(version.organization_id, version.slug), version)
 
 
 # -- enrolment and progress ----------------------------------------------------------------

@@ -229,3 +229,15 @@ def test_an_overdue_course_is_flagged_until_completed(app, client, auth, make):
         row.due_at = utcnow() - timedelta(hours=1)
         db.session.commit()
     assert '<span class="badge text-bg-danger">Overdue</span>' in client.get("/learn/").text
+
+
+def test_older_versions_count_back_to_the_newest_that_requires_retraining(app, make, tmp_path):
+    org, _, _ = enrolled(make)
+    import_changed(app, org, tmp_path, "Second.", requires_retraining=False)
+    import_changed(app, org, tmp_path, "Third, stricter.", requires_retraining=True)
+    import_changed(app, org, tmp_path, "Fourth, a typo.", requires_retraining=False)
+    with app.app_context():
+        history = {v.number: v for v in services.module_versions(org.id, MODULE)}
+        assert [v.number for v in services.accepted_versions(history[4])] == [4, 3]
+        assert [v.number for v in services.accepted_versions(history[3])] == [3]
+        assert [v.number for v in services.accepted_versions(history[2])] == [2, 1]
