@@ -145,7 +145,8 @@ def _explain(error: ValidationError) -> tuple[str, str]:
                 f"use one of: {', '.join(map(str, error.validator_value))}")
     if kind == "minItems":
         count = error.validator_value
-        return (f"{name} has too few entries", f"give at least {count} entr{'y' if count == 1 else 'ies'}")
+        entries = "entry" if count == 1 else "entries"
+        return (f"{name} has too few entries", f"give at least {count} {entries}")
     if kind == "minLength":
         return (f"{name} is empty", "write some text")
     if kind in ("maxItems", "maxLength"):
@@ -311,6 +312,7 @@ def validate(folder: Path | str) -> tuple[Module | None, list[Problem]]:
         if not body.strip():
             problems.append(Problem(lesson_rel, "-", "the lesson has no text",
                                     "write the lesson below the front matter"))
+        problems += _images_without_alt(body, lesson_rel, text.count("\n") - body.count("\n"))
         lessons.append(Lesson(slug=Path(name).stem, title=str(meta.get("title", name)),
                               minutes=_int_or(meta.get("minutes"), 3), body=body,
                               practice=list(meta.get("practice") or [])))
@@ -358,6 +360,21 @@ def validate(folder: Path | str) -> tuple[Module | None, list[Problem]]:
     )
     module.content_hash = content_hash(module.to_dict())
     return module, []
+
+
+# Screen-reader users need a text alternative for every image (WCAG 1.1.1).
+_MD_IMAGE_NO_ALT = re.compile(r"!\[\s*\]\(")
+_HTML_IMAGE_NO_ALT = re.compile(r"<img\b(?![^>]*\balt\s*=)[^>]*>", re.IGNORECASE)
+
+
+def _images_without_alt(body: str, file: str, line_offset: int) -> list[Problem]:
+    problems = []
+    for number, line in enumerate(body.splitlines(), start=1 + line_offset):
+        if _MD_IMAGE_NO_ALT.search(line) or _HTML_IMAGE_NO_ALT.search(line):
+            problems.append(Problem(file, str(number), "an image has no text alternative",
+                                    "describe it: ![What the image shows](url), or "
+                                    "alt=\"...\" on an <img>"))
+    return problems
 
 
 def _int_or(value: Any, default: int) -> int:

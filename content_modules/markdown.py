@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -35,6 +37,11 @@ def sanitize_html(html: str) -> str:
     )
 
 
+@lru_cache(maxsize=512)
 def render_markdown(text: str) -> str:
-    """Render author Markdown to sanitised HTML (no script, handler, style or javascript: URL)."""
+    """Render author Markdown to sanitised HTML (no script, handler, style or javascript: URL).
+
+    Cached by text: a lesson's text never changes once published (a change is a new version),
+    and rendering is the dearest part of a lesson page.
+    """
     return sanitize_html(_md.render(text or ""))

@@ -7,8 +7,11 @@ the same content hash, so an exported module re-imports as "unchanged".
 from __future__ import annotations
 
 import io
+import re
+import shutil
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -20,6 +23,7 @@ from .loader import LESSON_DIR, MODULE_FILE, Module, Problem
 MAX_ZIP_FILES = 300
 MAX_ZIP_BYTES = 5 * 1024 * 1024
 DEFAULT_BANK = "quiz.yaml"
+SAFE_FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def _dump(data) -> str:
@@ -76,7 +80,8 @@ def module_zip(module: Module) -> bytes:
 
 
 def extract_module_zip(data: bytes, destination: Path | str) -> tuple[Path | None, list[Problem]]:
-    """Unpack an uploaded module .zip into ``destination``; returns the module folder.
+    """Unpack an uploaded module .zip; returns the module folder: ``destination``, renamed
+    to the archive's own folder name when it has one.
 
     Refuses (with a problem and a fix, writing nothing) archives that are not zips, too big,
     hold absolute or ``..`` paths or links, or do not contain exactly one ``module.yaml``.
@@ -107,15 +112,24 @@ def extract_module_zip(data: bytes, destination: Path | str) -> tuple[Path | Non
                               "zip the module folder itself, without links or '..' paths")
         manifests = [m for m in members if PurePosixPath(m.filename).name == MODULE_FILE]
         if len(manifests) != 1:
-            return refuse(f"the archive holds {len(manifests)} {MODULE_FILE} files (needs exactly 1)",
-                          "upload a .zip of one module folder")
+            return refuse(
+                f"the archive holds {len(manifests)} {MODULE_FILE} files (needs exactly 1)",
+                "upload a .zip of one module folder")
         root = PurePosixPath(manifests[0].filename).parent
-        for member in members:
-            path = PurePosixPath(member.filename.replace("\\", "/"))
-            if root.parts and path.parts[: len(root.parts)] != root.parts:
-                continue  # files beside the module folder are not part of it
-            relative = PurePosixPath(*path.parts[len(root.parts):])
-            target = destination.joinpath(*relative.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive.read(member))
+        if root.parts and SAFE_FOLDER_NAME.match(root.parts[-1]):
+            # Keep the uploaded folder's name, so problems name the files as the author knows them.
+            destination = destination.with_name(root.parts[-1])
+        try:
+            for member in members:
+                path = PurePosixPath(member.filename.replace("\\", "/"))
+                if root.parts and path.parts[: len(root.parts)] != root.parts:
+                    continue  # files beside the module folder are not part of it
+                relative = PurePosixPath(*path.parts[len(root.parts):])
+                target = destination.joinpath(*relative.parts)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(archive.read(member))
+        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+            shutil.rmtree(destination, ignore_errors=True)
+            return refuse("the archive is damaged, encrypted or uses an unknown compression",
+                          "zip the module folder again without a password and upload it")
     return destination, []

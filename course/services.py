@@ -9,6 +9,7 @@ from pathlib import Path
 
 from blinker import Namespace
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from content_modules import Module, load_module
 from lms_plugin.core import audit
@@ -109,8 +110,17 @@ def create_course(org: Organization, slug: str, title: str, module_slugs: list[s
 
 
 def course_modules(course: Course) -> list[ModuleVersion]:
-    versions = [current_module_version(course.organization_id, s) for s in course.module_slugs]
-    return [v for v in versions if v is not None]
+    """The current version of each of the course's modules, in the course's order."""
+    if not course.module_slugs:
+        return []
+    newest: dict[str, ModuleVersion] = {}
+    for row in db.session.execute(
+        select(ModuleVersion).where(ModuleVersion.organization_id == course.organization_id,
+                                    ModuleVersion.slug.in_(course.module_slugs))
+        .order_by(ModuleVersion.number.desc())
+    ).scalars():
+        newest.setdefault(row.slug, row)
+    return [newest[slug] for slug in course.module_slugs if slug in newest]
 
 
 def module_versions(organization_id: int, slug: str) -> list[ModuleVersion]:
@@ -128,14 +138,7 @@ def accepted_versions(version: ModuleVersion) -> list[ModuleVersion]:
     Going back from ``version``, older versions count until (and excluding those before) the
     newest version the trainer marked as requiring retraining.
     """
-    accepted = []
-    for candidate in module_versions(version.organization_id, version.slug):
-        if candidate.number > version.number:
-            continue
-        accepted.append(candidate)
-        if candidate.requires_retraining:
-            break
-    return accepted
+    return _accepted_in(module_versions(version.organization_id, version.slug), version)
 
 
 # -- enrolment and progress ----------------------------------------------------------------
@@ -205,30 +208,72 @@ def quiz_passed(user: User, quiz: QuizVersion | None) -> bool:
 
 def module_progress(enrollment: Enrollment, version: ModuleVersion) -> ModuleProgress:
     """Progress in one module, counting what was done on versions that still count."""
-    accepted = accepted_versions(version)
-    current_lessons = {lesson.slug for lesson in version.module.lessons}
-    read = set(db.session.execute(
-        select(LessonProgress.lesson_slug).where(
-            LessonProgress.enrollment_id == enrollment.id,
-            LessonProgress.module_version_id.in_([v.id for v in accepted]),
-        )
-    ).scalars()) & current_lessons
-    passed = _quiz_passed_since(enrollment.user, version, accepted)
-    return ModuleProgress(version, read, passed)
+    return modules_progress(enrollment, [version])[0]
 
 
-def _quiz_passed_since(user: User, version: ModuleVersion, accepted: list[ModuleVersion]) -> bool:
-    """A pass of any accepted version's quiz counts; after a version that requires retraining,
-    only passes submitted since it was published (its quiz may be unchanged)."""
-    if version.quiz_version is None or not version.quiz_version.questions:
-        return True
-    quiz_ids = {v.quiz_version_id for v in accepted if v.quiz_version_id is not None}
-    query = select(Attempt.id).where(Attempt.user_id == user.id,
-                                     Attempt.quiz_version_id.in_(quiz_ids),
-                                     Attempt.passed.is_(True))
-    if accepted[-1].requires_retraining:
-        query = query.where(Attempt.submitted_at >= accepted[-1].created_at)
-    return db.session.execute(query.limit(1)).first() is not None
+def _accepted_in(history: list[ModuleVersion], version: ModuleVersion) -> list[ModuleVersion]:
+    """``accepted_versions`` over an already loaded history (newest first)."""
+    accepted = []
+    for candidate in history:
+        if candidate.number > version.number:
+            continue
+        accepted.append(candidate)
+        if candidate.requires_retraining:
+            break
+    return accepted or [version]
+
+
+def modules_progress(enrollment: Enrollment, versions: list[ModuleVersion]) -> list[ModuleProgress]:
+    """Progress in each of ``versions`` with a fixed handful of queries (not per module).
+
+    Lessons read on any accepted version count if the lesson still exists; a quiz pass on any
+    accepted version counts, but after a version that requires retraining only passes
+    submitted since it was published (its quiz may be unchanged).
+    """
+    if not versions:
+        return []
+    slugs = {v.slug for v in versions}
+    histories: dict[str, list[ModuleVersion]] = {slug: [] for slug in slugs}
+    for row in db.session.execute(
+        select(ModuleVersion).options(selectinload(ModuleVersion.quiz_version))
+        .where(ModuleVersion.organization_id == enrollment.organization_id,
+               ModuleVersion.slug.in_(slugs))
+        .order_by(ModuleVersion.number.desc())
+    ).scalars():
+        histories[row.slug].append(row)
+    reads: dict[int, set[str]] = {}
+    for version_id, lesson_slug in db.session.execute(
+        select(LessonProgress.module_version_id, LessonProgress.lesson_slug)
+        .where(LessonProgress.enrollment_id == enrollment.id)
+    ):
+        reads.setdefault(version_id, set()).add(lesson_slug)
+    accepted = {v.id: _accepted_in(histories[v.slug], v) for v in versions}
+    quiz_ids = {a.quiz_version_id for group in accepted.values() for a in group
+                if a.quiz_version_id is not None}
+    passes: dict[int, list] = {}
+    if quiz_ids:
+        for quiz_id, submitted_at in db.session.execute(
+            select(Attempt.quiz_version_id, Attempt.submitted_at)
+            .where(Attempt.user_id == enrollment.user_id, Attempt.passed.is_(True),
+                   Attempt.quiz_version_id.in_(quiz_ids))
+        ):
+            passes.setdefault(quiz_id, []).append(submitted_at)
+    result = []
+    for version in versions:
+        group = accepted[version.id]
+        lessons = {lesson.slug for lesson in version.module.lessons}
+        read = set().union(*(reads.get(a.id, set()) for a in group)) & lessons
+        if version.quiz_version is None or not version.quiz_version.questions:
+            passed = True
+        else:
+            since = group[-1].created_at if group[-1].requires_retraining else None
+            passed = any(
+                since is None or (at is not None and at >= since)
+                for a in group if a.quiz_version_id is not None
+                for at in passes.get(a.quiz_version_id, [])
+            )
+        result.append(ModuleProgress(version, read, passed))
+    return result
 
 
 @dataclass(frozen=True)
@@ -283,9 +328,9 @@ def progress(enrollment: Enrollment) -> list[ModuleProgress]:
             version = db.session.get(ModuleVersion, version_id) if version_id else None
             version = version or current_module_version(enrollment.organization_id, slug)
             if version is not None:
-                kept.append(module_progress(enrollment, version))
-        return kept
-    return [module_progress(enrollment, version) for version in course_modules(enrollment.course)]
+                kept.append(version)
+        return modules_progress(enrollment, kept)
+    return modules_progress(enrollment, course_modules(enrollment.course))
 
 
 @dataclass(frozen=True)
@@ -331,6 +376,11 @@ class CourseOverview:
         if self.policy and not self.policy.done:
             policy = max(1, -(-self.policy.policy.min_read_seconds // 60))
         return sum(m.minutes_left for m in self.modules) + policy
+
+    @property
+    def overdue(self) -> bool:
+        due = self.enrollment.due_at
+        return self.enrollment.completed_at is None and due is not None and due < utcnow()
 
     @property
     def resume(self) -> tuple[str, ModuleProgress | None]:

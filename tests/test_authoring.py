@@ -168,7 +168,8 @@ def test_the_last_lesson_cannot_be_deleted(app, client, auth, make):
     make.module(org, "tiny-module")
     auth.login("t@example.test")
     url = "/author/tiny-module/"
-    client.post("/author/tiny-module/lessons/01-first/delete", data={"csrf_token": token(client, url)})
+    client.post("/author/tiny-module/lessons/01-first/delete",
+                data={"csrf_token": token(client, url)})
     refused = client.post("/author/tiny-module/lessons/02-second/delete",
                           data={"csrf_token": token(client, url)}, follow_redirects=True)
     assert "A module needs at least one lesson" in refused.text
@@ -225,7 +226,8 @@ def test_practice_written_in_the_editor_reaches_learners(app, client, auth, acme
 def test_live_and_server_side_preview_are_sanitised_and_save_nothing(app, client, auth, acme):
     auth.login("tara@acme.test")
     live = client.post("/author/preview", data={
-        "csrf_token": token(client), "body": "**Hi** <img src=x onerror=alert(1)><script>x</script>"})
+        "csrf_token": token(client),
+        "body": "**Hi** <img src=x onerror=alert(1)><script>x</script>"})
     assert live.status_code == 200
     assert live.json["html"] == '<p><strong>Hi</strong> <img src="x"></p>\n'
 
@@ -271,11 +273,11 @@ def test_an_organisation_uploads_its_own_module(app, client, auth, acme):
 
 def test_a_broken_upload_shows_every_problem_and_imports_nothing(app, client, auth, acme):
     org, _ = acme
-    buffer = io.BytesIO()
+    buffer, source = io.BytesIO(), FIXTURE_MODULES / "broken-module"
     with zipfile.ZipFile(buffer, "w") as archive:
-        for path in (FIXTURE_MODULES / "broken-module").rglob("*"):
+        for path in source.rglob("*"):
             if path.is_file():
-                archive.write(path, f"broken-module/{path.relative_to(FIXTURE_MODULES / 'broken-module')}")
+                archive.write(path, f"broken-module/{path.relative_to(source)}")
     auth.login("tara@acme.test")
     response = client.post("/author/upload", data={
         "csrf_token": token(client, "/author/"),
@@ -283,7 +285,7 @@ def test_a_broken_upload_shows_every_problem_and_imports_nothing(app, client, au
         content_type="multipart/form-data")
     assert response.status_code == 400
     assert "The upload has problems (4)" in response.text
-    assert "<code>module/module.yaml</code>, line/field <code>8</code>: lesson file " \
+    assert "<code>broken-module/module.yaml</code>, line/field <code>8</code>: lesson file " \
            "02-missing.md does not exist" in response.text
     assert "mark exactly one option with &#39;correct: true&#39;" in response.text
     not_zip = client.post("/author/upload", data={

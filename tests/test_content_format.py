@@ -41,15 +41,16 @@ MALFORMED = [
      "module.yaml", "1", "'title' is missing"),
     ("version is text", lambda f: edit(f, "module.yaml", "version: 1", "version: one"),
      "module.yaml", "3", "version must be of type integer"),
-    ("no objectives", lambda f: edit(f, "module.yaml",
-                                      "objectives:\n  - Choose a reply to a complaint that fits our tone.",
-                                      "objectives: []"),
+    ("no objectives", lambda f: edit(
+        f, "module.yaml", "objectives:\n  - Choose a reply to a complaint that fits our tone.",
+        "objectives: []"),
      "module.yaml", "6", "objectives has too few entries"),
     ("unknown field", lambda f: edit(f, "module.yaml", "minutes: 12", "minutes: 12\nduration: 3"),
      "module.yaml", "6", "'duration' is not a known field"),
     ("lesson file missing", lambda f: (f / "lessons/03-wrap-up.md").unlink(),
      "module.yaml", "11", "lesson file 03-wrap-up.md does not exist"),
-    ("lesson path escapes", lambda f: edit(f, "module.yaml", "  - 03-wrap-up.md", "  - ../../secret.md"),
+    ("lesson path escapes", lambda f: edit(f, "module.yaml", "  - 03-wrap-up.md",
+                                           "  - ../../secret.md"),
      "module.yaml", "11", "lessons[2] ('../../secret.md') has the wrong form"),
     ("pass mark out of range", lambda f: edit(f, "module.yaml", "pass_mark: 50", "pass_mark: 150"),
      "module.yaml", "15", "quiz.pass_mark is out of range"),
@@ -62,9 +63,11 @@ MALFORMED = [
      "lessons/03-wrap-up.md", "1", "front matter is missing"),
     ("lesson title missing", lambda f: edit(f, "lessons/03-wrap-up.md", "title: Wrap-up\n", ""),
      "lessons/03-wrap-up.md", "2", "'title' is missing"),
-    ("lesson minutes wrong type", lambda f: edit(f, "lessons/03-wrap-up.md", "minutes: 2", "minutes: soon"),
+    ("lesson minutes wrong type", lambda f: edit(f, "lessons/03-wrap-up.md", "minutes: 2",
+                                                 "minutes: soon"),
      "lessons/03-wrap-up.md", "3", "minutes must be of type integer"),
-    ("lesson without text", lambda f: (f / "lessons/03-wrap-up.md").write_text("---\ntitle: Wrap-up\n---\n\n"),
+    ("lesson without text", lambda f: (f / "lessons/03-wrap-up.md").write_text(
+        "---\ntitle: Wrap-up\n---\n\n"),
      "lessons/03-wrap-up.md", "-", "the lesson has no text"),
     ("practice without a right option", lambda f: edit(f, "lessons/01-would-you-post-this.md",
                                                          "correct: true", "correct: false"),
@@ -73,8 +76,9 @@ MALFORMED = [
         f, "lessons/01-would-you-post-this.md",
         "        feedback: Results stay confidential until they are announced.\n", ""),
      "lessons/01-would-you-post-this.md", "12", "'feedback' is missing"),
-    ("practice id twice", lambda f: edit(f, "lessons/02-reply-to-a-complaint.md", "id: best-reply",
-                                         "id: best-reply\n    prompt: Again?\n    options: []\n  - id: best-reply"),
+    ("practice id twice", lambda f: edit(
+        f, "lessons/02-reply-to-a-complaint.md", "id: best-reply",
+        "id: best-reply\n    prompt: Again?\n    options: []\n  - id: best-reply"),
      "lessons/02-reply-to-a-complaint.md", "8", "practice id 'best-reply' is used twice"),
     ("bank missing", lambda f: (f / "quiz.yaml").unlink(),
      "quiz.yaml", "-", "file is missing"),
@@ -84,6 +88,12 @@ MALFORMED = [
      "quiz.yaml", "12", "exactly one option marked correct: true"),
     ("question id twice", lambda f: edit(f, "quiz.yaml", "id: complaint-reply", "id: teaser-post"),
      "quiz.yaml", "7", "question id 'teaser-post' is used twice"),
+    ("image without alt text", lambda f: edit(f, "lessons/03-wrap-up.md", "You are ready",
+                                              "![](chart.png)\n\nYou are ready"),
+     "lessons/03-wrap-up.md", "5", "an image has no text alternative"),
+    ("html image without alt text", lambda f: edit(f, "lessons/03-wrap-up.md", "You are ready",
+                                                   "Look: <img src=\"chart.png\">\nYou are ready"),
+     "lessons/03-wrap-up.md", "5", "an image has no text alternative"),
     ("not UTF-8", lambda f: (f / "lessons/03-wrap-up.md").write_bytes(
         b"---\ntitle: Wrap-up\n---\nCaf\xe9 culture.\n"),
      "lessons/03-wrap-up.md", "4", "not UTF-8"),
@@ -161,6 +171,7 @@ def test_an_exported_zip_unpacks_to_the_same_module(tmp_path):
     original = load_module(SOURCE)
     folder, problems = extract_module_zip(module_zip(original), tmp_path / "unpacked")
     assert problems == []
+    assert folder == tmp_path / "practice-module"  # the archive's own folder name
     assert load_module(folder).content_hash == original.content_hash
 
 
@@ -176,6 +187,14 @@ def _zip(entries: dict[str, bytes], symlink: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def _corrupt_zip() -> bytes:
+    """A valid archive whose lesson bytes were damaged after zipping (CRC mismatch)."""
+    data = bytearray(_zip({"m/module.yaml": b"slug: x\n" * 50, "m/lessons/a.md": b"y" * 500}))
+    index = data.index(b"y" * 50)
+    data[index:index + 10] = b"z" * 10
+    return bytes(data)
+
+
 @pytest.mark.parametrize(("data", "words"), [
     (b"this is not a zip", "not a .zip archive"),
     (_zip({"../evil/module.yaml": b"slug: x"}), "points outside the module"),
@@ -185,6 +204,7 @@ def _zip(entries: dict[str, bytes], symlink: str | None = None) -> bytes:
     (_zip({"readme.txt": b"hello"}), "holds 0 module.yaml files"),
     (_zip({f"m/f{i}.md": b"x" for i in range(301)}), "holds 301 files"),
     (_zip({"m/module.yaml": b"x" * (5 * 1024 * 1024 + 1)}), "more than 5 MB"),
+    (_corrupt_zip(), "the archive is damaged"),
 ])
 def test_an_unsafe_or_wrong_upload_is_refused_before_anything_is_written(tmp_path, data, words):
     target = tmp_path / "dest"

@@ -38,7 +38,8 @@ def test_validate_reports_good_and_broken_modules(runner):
     everything = runner.invoke(args=["content", "validate", str(FIXTURE_MODULES)])
     assert everything.exit_code == 1
     assert "✗ broken-module: 4 problem(s)" in everything.output
-    assert "broken-module/module.yaml:8: lesson file 02-missing.md does not exist" in everything.output
+    assert ("broken-module/module.yaml:8: lesson file 02-missing.md does not exist"
+            in everything.output)
     assert "Fix: create lessons/02-missing.md" in everything.output
     assert re.search(r"1 of \d+ module\(s\) have problems", everything.output)
 

@@ -5,6 +5,7 @@ what a new module version means for learners part-way or done."""
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -158,9 +159,9 @@ def test_practice_without_javascript_gets_the_full_page_with_feedback(client, au
     page = client.post(f"{url}/practice/teaser", data={"choice": "0", "csrf_token": token},
                        headers={"Accept": "text/html"})
     assert page.status_code == 200
-    assert "<strong>Not quite.</strong> Hinting at unpublished results still discloses them." \
-        in page.text
-    assert "A better answer: No." in page.text
+    assert ('<strong class="text-danger">Not quite.</strong> Hinting at unpublished results '
+            "still discloses them.") in page.text
+    assert "A better answer: “No”" in page.text
     assert 'id="practice-teaser-0" value="0" required checked' in page.text
     empty = client.post(f"{url}/practice/teaser", data={"csrf_token": token})
     assert empty.status_code == 400 and "Choose one of the answers" in empty.text
@@ -217,3 +218,26 @@ def test_a_change_without_retraining_keeps_progress_part_way(app, client, auth, 
     # Reading the new version's lessons counts again from here.
     read(client, enrollment, LESSONS[0])
     assert "1 of 3 lessons read" in client.get("/learn/").text
+
+
+def test_an_overdue_course_is_flagged_until_completed(app, client, auth, make):
+    _, _, enrollment = enrolled(make, due_days=1)
+    auth.login("sam@example.test")
+    assert "Overdue" not in client.get("/learn/").text
+    with app.app_context():
+        row = db.session.get(Enrollment, enrollment.id)
+        row.due_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    assert '<span class="badge text-bg-danger">Overdue</span>' in client.get("/learn/").text
+
+
+def test_older_versions_count_back_to_the_newest_that_requires_retraining(app, make, tmp_path):
+    org, _, _ = enrolled(make)
+    import_changed(app, org, tmp_path, "Second.", requires_retraining=False)
+    import_changed(app, org, tmp_path, "Third, stricter.", requires_retraining=True)
+    import_changed(app, org, tmp_path, "Fourth, a typo.", requires_retraining=False)
+    with app.app_context():
+        history = {v.number: v for v in services.module_versions(org.id, MODULE)}
+        assert [v.number for v in services.accepted_versions(history[4])] == [4, 3]
+        assert [v.number for v in services.accepted_versions(history[3])] == [3]
+        assert [v.number for v in services.accepted_versions(history[2])] == [2, 1]

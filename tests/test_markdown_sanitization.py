@@ -100,7 +100,8 @@ def test_no_payload_survives_rendering(payload):
             assert scheme not in squeezed, (tag, name, value)
     # Text that merely mentions "javascript:" is harmless; markup must not.
     lowered = html.lower()
-    for marker in ("<script", "<style", "<iframe", "<svg", "<object", "<embed", "<form", "<base", "<link"):
+    for marker in ("<script", "<style", "<iframe", "<svg", "<object", "<embed", "<form",
+                   "<base", "<link"):
         assert marker not in lowered, (marker, html)
     assert "Some text." in html  # the text before a payload is kept
 

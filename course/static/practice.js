@@ -5,15 +5,18 @@
   function show(region, data) {
     region.textContent = "";
     var p = document.createElement("p");
-    p.className = "mb-0 " + (data.error ? "text-danger" : (data.correct ? "text-success" : "text-danger"));
+    p.className = "mb-0" + (data.error ? " text-danger" : "");
     if (data.error) {
       p.textContent = data.error.message;
     } else {
       var verdict = document.createElement("strong");
+      verdict.className = data.correct ? "text-success" : "text-danger";
       verdict.textContent = data.correct ? "Right." : "Not quite.";
       p.appendChild(verdict);
       var text = " " + data.feedback;
-      if (data.best && data.best.length) { text += " A better answer: " + data.best.join("; ") + "."; }
+      if (data.best && data.best.length) {
+        text += " A better answer: \u201c" + data.best.join("\u201d; \u201c") + "\u201d";
+      }
       p.appendChild(document.createTextNode(text));
     }
     region.appendChild(p);
