@@ -77,7 +77,14 @@ def test_learner_answers_survive_a_reload_and_the_quiz_is_graded(live_server, pa
     page.get_by_role("button", name="Next question").click()
     page.wait_for_url("**page=2")
     second = "True" if first == "sc" else "Nothing until it is announced."
+    # The connection drops while answering: the answer is kept and saved once back online.
+    page.context.set_offline(True)
     page.get_by_label(second, exact=True).check()
+    page.get_by_text("Offline: not saved yet.", exact=False).wait_for()
+    page.context.set_offline(False)
+    page.get_by_text("Saved.").wait_for()
+    page.reload()
+    assert page.get_by_label(second, exact=True).is_checked()
     page.get_by_role("button", name="Submit answers").click()
     page.wait_for_url("**/result")
     assert page.get_by_role("heading", name="Your result: 100%").is_visible()

@@ -309,3 +309,90 @@ def test_learner_sees_only_their_own_attempts(client, auth, make):
     page = client.get(f"/quiz/{quiz.id}/")
     assert client.post(f"/quiz/attempt/{attempt_id}/submit",
                        data={"csrf_token": csrf_from(page.text)}).status_code == 404
+
+
+def test_checking_an_unanswered_question_reveals_nothing(client, auth, make):
+    org = make.org()
+    make.user(org, "sam@example.test")
+    quiz = make.quiz(org, feedback="after_each")
+    auth.login("sam@example.test")
+    attempt_id, url = start(client, quiz)
+    headers = {"X-CSRFToken": csrf_from(client.get(url).text)}
+    refused = client.post(f"/quiz/attempt/{attempt_id}/check/sc", json={"response": []},
+                          headers=headers)
+    assert refused.status_code == 409
+    assert refused.json == {"error": "Choose an answer before checking it."}
+    unknown = client.post(f"/quiz/attempt/{attempt_id}/check/nope", json={"response": ["0"]},
+                          headers=headers)
+    assert unknown.status_code == 409 and "not part of this attempt" in unknown.json["error"]
+    assert "SECRET" not in client.get(url).text
+    with client.application.app_context():
+        assert db.session.get(Attempt, attempt_id).locked == []
+
+
+def test_a_draft_quiz_cannot_be_started_by_learners(app, client, auth, make):
+    from quizzes import authoring
+
+    org = make.org()
+    make.user(org, "sam@example.test")
+    make.quiz(org, slug="tone")
+    with app.app_context():
+        bank = authoring.create_bank(org.id, "tone", "Tone")
+        draft = authoring.save_draft(org.id, "tone", "Tone v2", {"banks": [bank.slug]})
+        db.session.commit()
+        draft_id = draft.id
+    auth.login("sam@example.test")
+    page = client.get(f"/quiz/{draft_id}/")
+    assert page.status_code == 302 and not page.headers["Location"].endswith(f"/{draft_id}/")
+    token = csrf_from(client.get(page.headers["Location"]).text)
+    refused = client.post(f"/quiz/{draft_id}/start", data={"csrf_token": token},
+                          follow_redirects=True)
+    assert "This quiz is a draft" in refused.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Attempt.id))) == 0
+
+
+def test_autosaves_racing_a_submit_never_change_a_graded_attempt(app, make):
+    org = make.org()
+    make.user(org, "sam@example.test")
+    quiz = make.quiz(org)
+    clients = _logged_in_clients(app, "sam@example.test", 4)
+    attempt_id, url = start(clients[0], quiz)
+    tokens = [csrf_from(c.get(url).text) for c in clients]
+
+    def submit():
+        return clients[0].post(f"/quiz/attempt/{attempt_id}/submit",
+                               data={**answers(right_answer), "csrf_token": tokens[0]}).status_code
+
+    def autosave(n):
+        return clients[n].post(f"/quiz/attempt/{attempt_id}/save",
+                               json={"responses": {"sc": ["2"]}},
+                               headers={"X-CSRFToken": tokens[n]}).status_code
+
+    statuses = _run_together([submit] + [lambda n=n: autosave(n) for n in (1, 2, 3)])
+    assert statuses[0] == 302 and set(statuses[1:]) <= {200, 409}
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        # Whatever won the race, the graded responses are exactly what was graded.
+        expected_sc = attempt.results["sc"]["correct"]
+        assert attempt.responses["sc"] == (["0"] if expected_sc else ["2"])
+        assert attempt.state == Attempt.GRADED
+    late = autosave(1)
+    assert late == 409
+
+
+def test_concurrent_starts_during_a_cooldown_are_all_refused(app, make):
+    org = make.org()
+    make.user(org, "sam@example.test")
+    quiz = make.quiz(org, cooldown_minutes=30)
+    clients = _logged_in_clients(app, "sam@example.test", 3)
+    attempt_id, url = start(clients[0], quiz)
+    token = csrf_from(clients[0].get(url).text)
+    clients[0].post(f"/quiz/attempt/{attempt_id}/submit",
+                    data={**answers(wrong_answer), "csrf_token": token})
+    tokens = [csrf_from(c.get(f"/quiz/{quiz.id}/").text) for c in clients]
+    _run_together([
+        (lambda c=c, t=t: c.post(f"/quiz/{quiz.id}/start", data={"csrf_token": t}).status_code)
+        for c, t in zip(clients, tokens, strict=True)])
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Attempt.id))) == 1
