@@ -273,6 +273,11 @@ def revealed(attempt: Attempt, question_id: str) -> dict:
     question = _snapshot_by_id(attempt)[question_id]
     graded = grade(question, attempt.responses.get(question_id, []))
     detail = explain(question)
+    if not attempt.quiz_version.show_answers:
+        # The trainer hides the key: right or not, and the feedback on what was chosen.
+        return {"question": question_id, "correct": graded.correct, "score": graded.score,
+                "chosen": list(graded.chosen), "key": [], "explanation": "",
+                "feedback": {i: t for i, t in detail["feedback"].items() if i in graded.chosen}}
     return {"question": question_id, "correct": graded.correct, "score": graded.score,
             "chosen": list(graded.chosen), "key": detail["correct"],
             "feedback": detail["feedback"], "explanation": detail["explanation"]}

@@ -396,3 +396,17 @@ def test_concurrent_starts_during_a_cooldown_are_all_refused(app, make):
         for c, t in zip(clients, tokens, strict=True)])
     with app.app_context():
         assert db.session.scalar(select(func.count(Attempt.id))) == 1
+
+
+def test_per_question_check_keeps_the_key_hidden_when_answers_are_not_shown(client, auth, make):
+    org = make.org()
+    make.user(org, "sam@example.test")
+    quiz = make.quiz(org, feedback="after_each", show_answers=False)
+    auth.login("sam@example.test")
+    attempt_id, url = start(client, quiz)
+    checked = client.post(f"/quiz/attempt/{attempt_id}/check/sc", json={"response": ["1"]},
+                          headers={"X-CSRFToken": csrf_from(client.get(url).text)})
+    assert checked.json["correct"] is False and checked.json["key"] == []
+    body = checked.get_data(as_text=True)
+    assert "SECRET-FB-sc-1" in body  # feedback on the learner's own choice
+    assert "SECRET-FB-sc-0" not in body and "SECRET-EXPL" not in body
