@@ -123,3 +123,33 @@ def test_trainer_writes_a_best_reply_question_and_previews_it(live_server, page,
     assert page.get_by_text("This is what a learner sees").is_visible()
     assert page.get_by_label("Works fine for everyone else.").is_visible()
     assert page.get_by_text("Your app lost my data. Worst company ever.").is_visible()
+
+
+def test_when_time_runs_out_the_answers_on_screen_are_submitted(app, live_server, page, make):
+    from datetime import timedelta
+
+    from lms_plugin.core.extensions import db
+    from lms_plugin.core.timeutil import utcnow
+    from quizzes.models import Attempt
+
+    org = make.org()
+    make.user(org, "sam@example.test")
+    quiz = make.quiz(org, bank=[
+        {"id": "tf", "type": "true_false", "prompt": "Say you work here when praising us.",
+         "answer": True}], time_limit_minutes=5)
+    sign_in(page, live_server, "sam@example.test")
+    page.goto(f"{live_server}/quiz/{quiz.id}/")
+    assert page.get_by_text("Time limit: 5 minutes").is_visible()
+    page.get_by_role("button", name="Start the quiz").click()
+    page.wait_for_url("**/attempt/*")
+    with app.app_context():
+        attempt = db.session.execute(db.select(Attempt)).scalar_one()
+        attempt.deadline_at = utcnow() + timedelta(seconds=4)
+        db.session.commit()
+    page.reload()
+    assert "s left" in page.locator("#time-left").inner_text()
+    page.context.set_offline(True)  # the answer is only on screen, not saved yet
+    page.get_by_label("True", exact=True).check()
+    page.context.set_offline(False)
+    page.wait_for_url("**/result", timeout=15_000)
+    assert page.get_by_role("heading", name="Your result: 100%").is_visible()
