@@ -107,6 +107,10 @@ def test_forged_score_passed_and_keys_are_ignored(client, auth, make):
     auth.login("sam@example.test")
     attempt_id, url = start(client, quiz)
     token = csrf_from(client.get(url).text)
+    saved = client.post(f"/quiz/attempt/{attempt_id}/save", headers={"X-CSRFToken": token},
+                        json={"responses": {"sc": ["1"], "not-shown": ["0"], "tf": {"x": 1}},
+                              "score": 100, "passed": True, "key": {"sc": [1]}})
+    assert saved.json == {"saved": ["sc", "tf"]}
     result = client.post(f"/quiz/attempt/{attempt_id}/submit", follow_redirects=True, data={
         **answers(wrong_answer), "csrf_token": token, "score": "100", "passed": "true",
         "percent": "100", "key": "0", "correct": "0", "q-not-shown": "0"})
@@ -115,6 +119,7 @@ def test_forged_score_passed_and_keys_are_ignored(client, auth, make):
         attempt = db.session.get(Attempt, attempt_id)
         assert attempt.passed is False and attempt.percent == 0.0
         assert set(attempt.responses) == set(BY_ID)
+        assert attempt.responses["sc"] == wrong_answer(BY_ID["sc"])
 
 
 def test_double_submit_grades_once_and_publishes_one_grade(client, auth, make):
