@@ -63,6 +63,7 @@ def test_gift_parser_reports_every_unsupported_or_malformed_line():
         "line 29: the answer block opened with '{' is never closed",
     ]
     roadmap, truth, multi = result.questions
+    assert roadmap.pop("tags") == ["social-media"]
     assert roadmap == {
         "id": "roadmap", "type": "single_choice", "explanation": "Unannounced plans stay internal.",
         "prompt": "A colleague shows you the roadmap. What can you post?",
@@ -72,7 +73,8 @@ def test_gift_parser_reports_every_unsupported_or_malformed_line():
             {"text": "A teaser about Q3.", "correct": False,
              "feedback": "A teaser still discloses plans."}]}
     assert truth["type"] == "true_false" and truth["answer"] is True
-    assert truth["tags"] == ["disclosure"]
+    # The category "Social media" becomes a tag, beside the question's own [tag:...].
+    assert truth["tags"] == ["disclosure", "social-media"]
     assert truth["feedback_true"] == "Right." and truth["feedback_false"] == "You must disclose."
     assert multi["type"] == "multiple_response" and multi["partial_credit"] is True
     assert [o["correct"] for o in multi["options"]] == [True, True, False]
