@@ -109,9 +109,13 @@ def clean_question(data: dict) -> dict:
             question[key] = question[key].strip()
             if not question[key]:
                 del question[key]
+    if "id" in question and not isinstance(question["id"], str):
+        question["id"] = str(question["id"])
     tags = question.get("tags") or []
     if isinstance(tags, str):
         tags = tags.split(",")
+    elif not isinstance(tags, list):
+        tags = [tags]
     question["tags"] = sorted({str(t).strip().lower() for t in tags if str(t).strip()})
     if not question["tags"]:
         del question["tags"]
@@ -330,7 +334,7 @@ def import_file(bank: QuestionBank, kind: str, text: str, *, valid_only: bool = 
                               strict=True))
     elif kind == "yaml":
         questions, problems = bankfile.load(text)
-        candidates = [(q, f"question {i}") for i, q in enumerate(questions, start=1)]
+        candidates = [(q, f"question {number}") for number, q in questions]
     else:
         raise AuthoringError({"kind": [f"Choose a format: {', '.join(FORMATS)}."]})
     existing = {q.key for q in bank.questions}

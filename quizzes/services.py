@@ -252,7 +252,7 @@ def check_question(attempt: Attempt, question_id: str, response: object | None) 
         raise QuizError("This quiz gives feedback after the attempt is submitted.")
     if question_id not in attempt.question_ids:
         raise QuizError("That question is not part of this attempt.")
-    if response is not None and question_id not in attempt.locked:
+    if response not in (None, [], "") and question_id not in attempt.locked:
         save_answers(attempt, {question_id: response})
     else:
         lock_row(Attempt, attempt.id)
@@ -260,6 +260,9 @@ def check_question(attempt: Attempt, question_id: str, response: object | None) 
         if attempt.state != Attempt.IN_PROGRESS or is_expired(attempt):
             raise QuizError("This attempt can no longer be changed.")
     if question_id not in attempt.locked:
+        # Revealing the key of an unanswered question would let a learner look it up first.
+        if not attempt.responses.get(question_id):
+            raise QuizError("Choose an answer before checking it.")
         attempt.locked = [*attempt.locked, question_id]
         db.session.flush()
     return revealed(attempt, question_id)
@@ -270,6 +273,11 @@ def revealed(attempt: Attempt, question_id: str) -> dict:
     question = _snapshot_by_id(attempt)[question_id]
     graded = grade(question, attempt.responses.get(question_id, []))
     detail = explain(question)
+    if not attempt.quiz_version.show_answers:
+        # The trainer hides the key: right or not, and the feedback on what was chosen.
+        return {"question": question_id, "correct": graded.correct, "score": graded.score,
+                "chosen": list(graded.chosen), "key": [], "explanation": "",
+                "feedback": {i: t for i, t in detail["feedback"].items() if i in graded.chosen}}
     return {"question": question_id, "correct": graded.correct, "score": graded.score,
             "chosen": list(graded.chosen), "key": detail["correct"],
             "feedback": detail["feedback"], "explanation": detail["explanation"]}

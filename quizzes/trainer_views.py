@@ -119,6 +119,7 @@ def edit_question(question_id: int):
     form = QuestionForm()
     if request.method == "GET":
         form.load(question.data)
+    form.type.data = question.type  # a saved question keeps its type (its data depends on it)
     return _save_question(form, question.bank, question) or _question_page(
         form, question.bank, question)
 

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from lms_plugin.core.extensions import db
 from lms_plugin.core.scoping import get_scoped_or_404
+from lms_plugin.core.timeutil import utcnow
 
 from . import services
 from .models import Attempt, QuizVersion
@@ -85,9 +86,14 @@ def attempt(attempt_id: int):
     else:
         visible = list(enumerate(questions, start=1))
     locked = {qid: services.revealed(attempt, qid) for qid in attempt.locked}
+    seconds_left = None
+    if attempt.deadline_at is not None:
+        # The browser counts down from the server's figure, not from its own clock.
+        seconds_left = max(0, int((attempt.deadline_at - utcnow()).total_seconds()))
     return render_template("quizzes/attempt.html", attempt=attempt, quiz=quiz,
                            visible=visible, total=len(questions), page=page,
-                           saved=attempt.responses or {}, locked=locked)
+                           saved=attempt.responses or {}, locked=locked,
+                           seconds_left=seconds_left)
 
 
 @bp.post("/attempt/<int:attempt_id>/save")

@@ -55,7 +55,14 @@ def test_learner_answers_survive_a_reload_and_the_quiz_is_graded(live_server, pa
     page.get_by_role("button", name="Next question").click()
     page.wait_for_url("**page=2")
     second = "True" if first == "sc" else "Nothing until it is announced."
+    # The connection drops while answering: the answer is kept and saved once back online.
+    page.context.set_offline(True)
     page.get_by_label(second, exact=True).check()
+    page.get_by_text("Offline: not saved yet.", exact=False).wait_for()
+    page.context.set_offline(False)
+    page.get_by_text("Saved.").wait_for()
+    page.reload()
+    assert page.get_by_label(second, exact=True).is_checked()
     page.get_by_role("button", name="Submit answers").click()
     page.wait_for_url("**/result")
     assert page.get_by_role("heading", name="Your result: 100%").is_visible()
@@ -94,3 +101,33 @@ def test_trainer_writes_a_best_reply_question_and_previews_it(live_server, page,
     assert page.get_by_text("This is what a learner sees").is_visible()
     assert page.get_by_label("Works fine for everyone else.").is_visible()
     assert page.get_by_text("Your app lost my data. Worst company ever.").is_visible()
+
+
+def test_when_time_runs_out_the_answers_on_screen_are_submitted(app, live_server, page, make):
+    from datetime import timedelta
+
+    from lms_plugin.core.extensions import db
+    from lms_plugin.core.timeutil import utcnow
+    from quizzes.models import Attempt
+
+    org = make.org()
+    make.user(org, "sam@example.test")
+    quiz = make.quiz(org, bank=[
+        {"id": "tf", "type": "true_false", "prompt": "Say you work here when praising us.",
+         "answer": True}], time_limit_minutes=5)
+    sign_in(page, live_server, "sam@example.test")
+    page.goto(f"{live_server}/quiz/{quiz.id}/")
+    assert page.get_by_text("Time limit: 5 minutes").is_visible()
+    page.get_by_role("button", name="Start the quiz").click()
+    page.wait_for_url("**/attempt/*")
+    with app.app_context():
+        attempt = db.session.execute(db.select(Attempt)).scalar_one()
+        attempt.deadline_at = utcnow() + timedelta(seconds=4)
+        db.session.commit()
+    page.reload()
+    assert "s left" in page.locator("#time-left").inner_text()
+    page.context.set_offline(True)  # the answer is only on screen, not saved yet
+    page.get_by_label("True", exact=True).check()
+    page.context.set_offline(False)
+    page.wait_for_url("**/result", timeout=15_000)
+    assert page.get_by_role("heading", name="Your result: 100%").is_visible()

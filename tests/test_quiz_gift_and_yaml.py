@@ -63,6 +63,7 @@ def test_gift_parser_reports_every_unsupported_or_malformed_line():
         "line 29: the answer block opened with '{' is never closed",
     ]
     roadmap, truth, multi = result.questions
+    assert roadmap.pop("tags") == ["social-media"]
     assert roadmap == {
         "id": "roadmap", "type": "single_choice", "explanation": "Unannounced plans stay internal.",
         "prompt": "A colleague shows you the roadmap. What can you post?",
@@ -72,7 +73,8 @@ def test_gift_parser_reports_every_unsupported_or_malformed_line():
             {"text": "A teaser about Q3.", "correct": False,
              "feedback": "A teaser still discloses plans."}]}
     assert truth["type"] == "true_false" and truth["answer"] is True
-    assert truth["tags"] == ["disclosure"]
+    # The category "Social media" becomes a tag, beside the question's own [tag:...].
+    assert truth["tags"] == ["disclosure", "social-media"]
     assert truth["feedback_true"] == "Right." and truth["feedback_false"] == "You must disclose."
     assert multi["type"] == "multiple_response" and multi["partial_credit"] is True
     assert [o["correct"] for o in multi["options"]] == [True, True, False]
@@ -180,3 +182,53 @@ def test_module_import_creates_a_bank_trainers_can_author_in(app, make):
         keys = sorted(db.session.execute(
             select(BankQuestion.key).where(BankQuestion.organization_id == org.id)).scalars())
     assert keys == ["disclose-employer", "roadmap-post", "spot-it"]
+
+
+MALFORMED_YAML = """\
+questions:
+  - id: 7
+    type: spot_the_problem
+    prompt: Which part?
+    tags: 5
+    segments: ["just a string", {problem: true}]
+  - id: opts
+    type: single_choice
+    prompt: Pick
+    options: ["a", {text: "b", correct: true}]
+  - id: dup
+    type: single_choice
+    prompt: Pick
+    options: [{text: "Same", correct: true}, {text: "same"}]
+  - id: noseg
+    type: spot_the_problem
+    prompt: x
+    segments: "not a list"
+  - id: tf
+    type: true_false
+    prompt: x
+    answer: "yes"
+  - "not a mapping"
+  - id: pts
+    type: true_false
+    prompt: x
+    answer: true
+    points: -1
+"""
+
+
+def test_malformed_yaml_questions_get_messages_never_a_server_error(app, client, trainer):  # noqa: F811
+    bank_id = create_bank(client)
+    response = _import(client, bank_id, MALFORMED_YAML, kind="yaml")
+    assert response.status_code == 400
+    text = response.text.replace("&#39;", "'")
+    for message in ("question 6: each question must be a mapping",
+                    "question 1 ('7'): segment 1 has no text",
+                    "question 1 ('7'): segment 2 has no text",
+                    "question 2 ('opts'): option 1 has no text",
+                    "question 3 ('dup'): option 2 repeats option 1",
+                    "question 4 ('noseg'): spot the problem needs the post split",
+                    "question 5 ('tf'): true or false needs 'answer'",
+                    "question 7 ('pts'): points must be a positive number"):
+        assert message in text, message
+    with app.app_context():
+        assert db.session.execute(select(BankQuestion)).first() is None

@@ -17,7 +17,9 @@ from quizzes.models import Attempt
 from .conftest import AuthActions, csrf_from
 from .quiz_samples import BY_ID, QUESTIONS, right_answer, wrong_answer
 
-SECRETS = re.compile(r"SECRET-|correct|explanation|feedback|\"key\"", re.IGNORECASE)
+# Any hint of a key: the sample's secrets, or the words the answer data is stored under. The
+# start page's own heading "Feedback:" (when feedback is given) is the one allowed use.
+SECRETS = re.compile(r"SECRET-|correct|explanation|feedback(?!:)|\"key\"", re.IGNORECASE)
 
 
 def start(client, quiz) -> tuple[int, str]:
@@ -105,6 +107,10 @@ def test_forged_score_passed_and_keys_are_ignored(client, auth, make):
     auth.login("sam@example.test")
     attempt_id, url = start(client, quiz)
     token = csrf_from(client.get(url).text)
+    saved = client.post(f"/quiz/attempt/{attempt_id}/save", headers={"X-CSRFToken": token},
+                        json={"responses": {"sc": ["1"], "not-shown": ["0"], "tf": {"x": 1}},
+                              "score": 100, "passed": True, "key": {"sc": [1]}})
+    assert saved.json == {"saved": ["sc", "tf"]}
     result = client.post(f"/quiz/attempt/{attempt_id}/submit", follow_redirects=True, data={
         **answers(wrong_answer), "csrf_token": token, "score": "100", "passed": "true",
         "percent": "100", "key": "0", "correct": "0", "q-not-shown": "0"})
@@ -113,6 +119,7 @@ def test_forged_score_passed_and_keys_are_ignored(client, auth, make):
         attempt = db.session.get(Attempt, attempt_id)
         assert attempt.passed is False and attempt.percent == 0.0
         assert set(attempt.responses) == set(BY_ID)
+        assert attempt.responses["sc"] == wrong_answer(BY_ID["sc"])
 
 
 def test_double_submit_grades_once_and_publishes_one_grade(client, auth, make):
@@ -309,3 +316,104 @@ def test_learner_sees_only_their_own_attempts(client, auth, make):
     page = client.get(f"/quiz/{quiz.id}/")
     assert client.post(f"/quiz/attempt/{attempt_id}/submit",
                        data={"csrf_token": csrf_from(page.text)}).status_code == 404
+
+
+def test_checking_an_unanswered_question_reveals_nothing(client, auth, make):
+    org = make.org()
+    make.user(org, "sam@example.test")
+    quiz = make.quiz(org, feedback="after_each")
+    auth.login("sam@example.test")
+    attempt_id, url = start(client, quiz)
+    headers = {"X-CSRFToken": csrf_from(client.get(url).text)}
+    refused = client.post(f"/quiz/attempt/{attempt_id}/check/sc", json={"response": []},
+                          headers=headers)
+    assert refused.status_code == 409
+    assert refused.json == {"error": "Choose an answer before checking it."}
+    unknown = client.post(f"/quiz/attempt/{attempt_id}/check/nope", json={"response": ["0"]},
+                          headers=headers)
+    assert unknown.status_code == 409 and "not part of this attempt" in unknown.json["error"]
+    assert "SECRET" not in client.get(url).text
+    with client.application.app_context():
+        assert db.session.get(Attempt, attempt_id).locked == []
+
+
+def test_a_draft_quiz_cannot_be_started_by_learners(app, client, auth, make):
+    from quizzes import authoring
+
+    org = make.org()
+    make.user(org, "sam@example.test")
+    make.quiz(org, slug="tone")
+    with app.app_context():
+        bank = authoring.create_bank(org.id, "tone", "Tone")
+        draft = authoring.save_draft(org.id, "tone", "Tone v2", {"banks": [bank.slug]})
+        db.session.commit()
+        draft_id = draft.id
+    auth.login("sam@example.test")
+    page = client.get(f"/quiz/{draft_id}/")
+    assert page.status_code == 302 and not page.headers["Location"].endswith(f"/{draft_id}/")
+    token = csrf_from(client.get(page.headers["Location"]).text)
+    refused = client.post(f"/quiz/{draft_id}/start", data={"csrf_token": token},
+                          follow_redirects=True)
+    assert "This quiz is a draft" in refused.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Attempt.id))) == 0
+
+
+def test_autosaves_racing_a_submit_never_change_a_graded_attempt(app, make):
+    org = make.org()
+    make.user(org, "sam@example.test")
+    quiz = make.quiz(org)
+    clients = _logged_in_clients(app, "sam@example.test", 4)
+    attempt_id, url = start(clients[0], quiz)
+    tokens = [csrf_from(c.get(url).text) for c in clients]
+
+    def submit():
+        return clients[0].post(f"/quiz/attempt/{attempt_id}/submit",
+                               data={**answers(right_answer), "csrf_token": tokens[0]}).status_code
+
+    def autosave(n):
+        return clients[n].post(f"/quiz/attempt/{attempt_id}/save",
+                               json={"responses": {"sc": ["2"]}},
+                               headers={"X-CSRFToken": tokens[n]}).status_code
+
+    statuses = _run_together([submit] + [lambda n=n: autosave(n) for n in (1, 2, 3)])
+    assert statuses[0] == 302 and set(statuses[1:]) <= {200, 409}
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        # Whatever won the race, the graded responses are exactly what was graded.
+        expected_sc = attempt.results["sc"]["correct"]
+        assert attempt.responses["sc"] == (["0"] if expected_sc else ["2"])
+        assert attempt.state == Attempt.GRADED
+    late = autosave(1)
+    assert late == 409
+
+
+def test_concurrent_starts_during_a_cooldown_are_all_refused(app, make):
+    org = make.org()
+    make.user(org, "sam@example.test")
+    quiz = make.quiz(org, cooldown_minutes=30)
+    clients = _logged_in_clients(app, "sam@example.test", 3)
+    attempt_id, url = start(clients[0], quiz)
+    token = csrf_from(clients[0].get(url).text)
+    clients[0].post(f"/quiz/attempt/{attempt_id}/submit",
+                    data={**answers(wrong_answer), "csrf_token": token})
+    tokens = [csrf_from(c.get(f"/quiz/{quiz.id}/").text) for c in clients]
+    _run_together([
+        (lambda c=c, t=t: c.post(f"/quiz/{quiz.id}/start", data={"csrf_token": t}).status_code)
+        for c, t in zip(clients, tokens, strict=True)])
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Attempt.id))) == 1
+
+
+def test_per_question_check_keeps_the_key_hidden_when_answers_are_not_shown(client, auth, make):
+    org = make.org()
+    make.user(org, "sam@example.test")
+    quiz = make.quiz(org, feedback="after_each", show_answers=False)
+    auth.login("sam@example.test")
+    attempt_id, url = start(client, quiz)
+    checked = client.post(f"/quiz/attempt/{attempt_id}/check/sc", json={"response": ["1"]},
+                          headers={"X-CSRFToken": csrf_from(client.get(url).text)})
+    assert checked.json["correct"] is False and checked.json["key"] == []
+    body = checked.get_data(as_text=True)
+    assert "SECRET-FB-sc-1" in body  # feedback on the learner's own choice
+    assert "SECRET-FB-sc-0" not in body and "SECRET-EXPL" not in body

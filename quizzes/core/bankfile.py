@@ -5,8 +5,9 @@ from __future__ import annotations
 import yaml
 
 
-def load(text: str) -> tuple[list[dict], list[str]]:
-    """The questions of a ``quiz.yaml`` text, and every problem found (with line numbers)."""
+def load(text: str) -> tuple[list[tuple[int, dict]], list[str]]:
+    """The questions of a ``quiz.yaml`` text as (number in the file, question) pairs, and
+    every problem found (with line numbers for syntax errors)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -23,7 +24,7 @@ def load(text: str) -> tuple[list[dict], list[str]]:
             problems.append(f"question {number}: each question must be a mapping "
                             "with id, type and prompt")
             continue
-        questions.append(question)
+        questions.append((number, question))
     return questions, problems
 
 

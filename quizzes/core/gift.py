@@ -3,8 +3,9 @@
 Supported (see docs/quizzes.md for the table): multiple choice (``=right ~wrong``, with
 ``#feedback``), multiple response (``~%50%right ~%-100%wrong``), true/false
 (``{TRUE#feedback if wrong#feedback if right}``), titles ``::title::``, general feedback
-``####text`` (our explanation), comments, ``$CATEGORY:`` (ignored), and the comment hints
-``// [id:...]`` and ``// [tag:...]`` that Moodle itself writes. Short answer, numerical,
+``####text`` (our explanation), comments, ``$CATEGORY:``, and the comment hints
+``// [id:...]`` and ``// [tag:...]`` that Moodle itself writes; the last part of a
+``$CATEGORY:`` path becomes a tag. Short answer, numerical,
 matching, missing word, essay and description questions are reported as unsupported.
 Framework-free: the XBlock and the CLI can use it.
 """
@@ -111,6 +112,7 @@ def _blocks(text: str) -> list[tuple[int, list[str], list[tuple[int, str]]]]:
     hints: list[str] = []
     current: list[tuple[int, str]] = []
     depth = 0
+    category = ""
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip()
         stripped = line.strip()
@@ -118,12 +120,17 @@ def _blocks(text: str) -> list[tuple[int, list[str], list[tuple[int, str]]]]:
             hints.append(stripped)
             continue
         if stripped.startswith("$CATEGORY:"):
+            # Moodle's category path: its last part becomes a tag of the questions after it.
+            last = stripped.removeprefix("$CATEGORY:").strip().rstrip("/").split("/")[-1]
+            category = _slug(last) if last and not last.startswith("$") else ""
             continue
         if not stripped and depth == 0:
             if current:
                 blocks.append((current[0][0], hints, current))
                 current, hints = [], []
             continue
+        if not current and category:
+            hints.append(f"// [tag:{category}]")
         current.append((number, line))
         for lead, _ in _split_unescaped(line, "{}")[1:]:
             depth += 1 if lead == "{" else -1

@@ -106,9 +106,15 @@ def _option_problems(q: dict, minimum: int = 2) -> list[str]:
     if not isinstance(options, list) or len(options) < minimum:
         return [f"needs at least {minimum} options"]
     found = []
+    seen: dict[str, int] = {}
     for number, option in enumerate(options, start=1):
         if not isinstance(option, dict) or not str(option.get("text", "")).strip():
             found.append(f"option {number} has no text")
+            continue
+        text = str(option["text"]).strip().lower()
+        if text in seen:
+            found.append(f"option {number} repeats option {seen[text]}: make each one different")
+        seen.setdefault(text, number)
     return found
 
 
@@ -207,6 +213,11 @@ class SpotTheProblem(QuestionType):
         segments = q.get("segments")
         if not isinstance(segments, list) or len(segments) < 2:
             return found + ["spot the problem needs the post split into at least 2 segments"]
+        for number, segment in enumerate(segments, start=1):
+            if not isinstance(segment, dict) or not str(segment.get("text", "")).strip():
+                found.append(f"segment {number} has no text")
+        if len(found) > len(super().problems(q)):
+            return found
         if not self.key(q):
             found.append("spot the problem needs at least one segment marked as a problem")
         return found
