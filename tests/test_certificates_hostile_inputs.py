@@ -189,6 +189,8 @@ def test_bad_settings_are_refused_naming_the_field(app, client, admin, field, va
     response = post_branding(client, **{field: value})
     assert response.status_code == 400
     assert message in response.text and f'id="{field}-error"' in response.text
+    field_message = response.text.split(f'id="{field}-error">')[1].split("</div>")[0]
+    assert message in field_message  # the message is tied to its field, case intact
     with app.app_context():
         assert not (db.session.get(Organization, org.id).settings or {})
 
