@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 import segno
+import zxingcpp
+from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -153,9 +155,19 @@ def test_the_qr_code_in_the_pdf_encodes_the_verification_url(app, make):
         document, code = certificate.pdf, certificate.code
         url = services.verification_url(code)
     assert url == f"http://localhost/verify/{codes.display(code)}"
-    # No QR decoder is installed, so the payload is checked before rendering: the image in
-    # the PDF has exactly the modules of the symbol encoding this URL (and not another's).
+    # A real decoder reads the QR image embedded in the PDF (scaled up, with a quiet zone,
+    # as a camera would see it printed).
     images = PdfReader(io.BytesIO(document)).pages[0].images
+    decoded = []
+    for embedded in images:
+        symbol = embedded.image.convert("L")
+        scaled = symbol.resize((symbol.width * 8, symbol.height * 8), Image.NEAREST)
+        framed = Image.new("L", (scaled.width + 64, scaled.height + 64), 255)
+        framed.paste(scaled, (32, 32))
+        decoded += [barcode.text for barcode in zxingcpp.read_barcodes(framed)]
+    assert decoded == [url]
+    # And the payload is checked before rendering too: the image has exactly the modules of
+    # the symbol encoding this URL (and not another's).
     modules = [qr_modules(i.image) for i in images]
     expected = [list(map(bool, row)) for row in segno.make(url, error="m").matrix]
     assert expected in modules
