@@ -89,3 +89,16 @@ class Factory:
         _, plaintext = create_api_key(org, "test platform", scopes)
         db.session.commit()
         return plaintext
+
+    @_detached
+    def lti_platform(self, org, platform, client_id: str = "ctp-client-1",
+                     deployment_id: str = "deployment-1"):
+        """Register an in-test LTI platform (tests/lti_platform.py) for ``org``."""
+        from lms_plugin.lti import services as lti_services
+
+        registered, _ = lti_services.register_platform(
+            org, issuer=platform.issuer, client_id=client_id,
+            auth_login_url=platform.auth_login_url, auth_token_url=platform.token_url,
+            key_set_url=platform.jwks_url, deployment_id=deployment_id)
+        db.session.commit()
+        return registered
