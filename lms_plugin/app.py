@@ -14,7 +14,7 @@ import advocacy
 import certificates
 import course
 import quizzes
-from lms_plugin import cli, lti
+from lms_plugin import cli, completions, lti
 from lms_plugin.config import configure
 from lms_plugin.core import accounts, api, web
 from lms_plugin.core.extensions import csrf, db, migrate
@@ -66,6 +66,7 @@ def create_app(config: dict | type | None = None) -> Flask:
     advocacy.init_app(app)  # certificates clear the employee to post
 
     lti.init_app(app)  # the LMS edge: launches in, grades out through the outbox
+    completions.init_app(app)  # completions reported by the Open edX XBlock
 
     cli.init_app(app)
 
