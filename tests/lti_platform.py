@@ -44,6 +44,9 @@ class Platform:
         self.members: list[dict] = []
         self.members_page_size = 2
         self.membership_requests: list[dict] = []
+        self.auth_requests: list[dict] = []
+        self.tool_login_url = "http://localhost/lti/login"  # where the course page's iframe starts
+        self.tool_launch_url = "http://localhost/lti/launch"
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.base = f"http://127.0.0.1:{self._server.server_port}"
         self.issuer = self.base  # a platform's issuer is usually its own URL
@@ -161,6 +164,36 @@ class Platform:
                                 "authorization": request.headers.get("Authorization"),
                                 "body": json.loads(request.get_data())})
             return Response(status=204)
+        if path == "/course":
+            # The LMS course page: our tool in an iframe, started by an OIDC login.
+            from urllib.parse import urlencode
+
+            query = urlencode({"iss": self.issuer, "login_hint": "lms-user-42",
+                               "client_id": CLIENT_ID, "lti_deployment_id": DEPLOYMENT_ID,
+                               "target_link_uri": self.tool_launch_url})
+            return Response(
+                "<!doctype html><html lang='en'><head><title>LMS course</title></head><body>"
+                "<h1>Onboarding 2026</h1><iframe id='tool' title='Cleared to Post' "
+                f"style='width:1000px;height:700px' src='{self.tool_login_url}?{query}'>"
+                "</iframe></body></html>", content_type="text/html")
+        if path == "/auth":
+            # The platform's OIDC authorisation: checks what we sent, answers with a form
+            # that POSTs the signed id_token back to our redirect_uri (in the iframe).
+            import html as html_lib
+
+            sent = request.args
+            self.auth_requests.append(sent.to_dict())
+            if sent.get("client_id") != CLIENT_ID or sent.get("response_mode") != "form_post":
+                return self._json({"error": "invalid_request"}, 400)
+            token = self.id_token(sent["nonce"])
+            action = html_lib.escape(sent["redirect_uri"])
+            return Response(
+                "<!doctype html><html lang='en'><head><title>Launching</title></head><body>"
+                f"<form id='f' method='post' action='{action}'>"
+                f"<input type='hidden' name='id_token' value='{token}'>"
+                f"<input type='hidden' name='state' value='{html_lib.escape(sent['state'])}'>"
+                "</form><script>document.getElementById('f').submit()</script></body></html>",
+                content_type="text/html")
         if path == "/courses/7/memberships":
             self.membership_requests.append({
                 "authorization": request.headers.get("Authorization"),
