@@ -90,13 +90,55 @@ def test_launch_without_email_makes_an_account_nobody_can_sign_in_to(app, client
     assert user.password_hash is None
 
 
-def test_launch_links_an_existing_account_with_the_same_email(app, client, make, platform, acme):
+def _trust_emails(app):
+    with app.app_context():
+        from lms_plugin.lti.models import LtiPlatform
+
+        db.session.execute(select(LtiPlatform)).scalar_one().link_by_email = True
+        db.session.commit()
+
+
+def test_a_trusted_platform_links_an_existing_learner_by_email(app, client, make, platform,
+                                                               acme):
+    org, _ = acme
+    existing = make.user(org, "ngozi@acme.test", name="Ngozi A.")
+    _trust_emails(app)
+    assert launch(client, platform).status_code == 302
+    with app.app_context():
+        identity = db.session.execute(select(LtiIdentity)).scalar_one()
+        assert identity.user_id == existing.id
+
+
+def test_by_default_an_lms_email_never_takes_over_an_account(app, client, make, platform, acme):
+    # On Moodle people can type any e-mail into their profile: it proves nothing.
     org, _ = acme
     existing = make.user(org, "ngozi@acme.test", name="Ngozi A.")
     assert launch(client, platform).status_code == 302
     with app.app_context():
         identity = db.session.execute(select(LtiIdentity)).scalar_one()
-        assert identity.user_id == existing.id
+        assert identity.user_id != existing.id
+        assert identity.user.email.endswith("@lti.invalid")
+
+
+def test_a_staff_account_is_never_linked_by_email(app, client, make, platform, acme):
+    org, _ = acme
+    admin = make.user(org, "ngozi@acme.test", name="Ngozi A.", roles=(Role.ADMIN,))
+    _trust_emails(app)
+    assert launch(client, platform).status_code == 302
+    with app.app_context():
+        identity = db.session.execute(select(LtiIdentity)).scalar_one()
+        assert identity.user_id != admin.id
+        assert db.session.get(User, identity.user_id).roles == {Role.LEARNER}
+
+
+def test_a_deactivated_account_cannot_launch(app, client, platform, acme):
+    assert launch(client, platform).status_code == 302
+    with app.app_context():
+        db.session.execute(select(User).filter_by(name="Ngozi Adeyemi")).scalar_one().active = False
+        db.session.commit()
+    again = launch(app.test_client(), platform)
+    assert again.status_code == 403
+    assert "<code>account_inactive</code>" in again.text
 
 
 @pytest.mark.parametrize(("lti_roles", "expected"), [
@@ -295,3 +337,17 @@ def test_login_from_an_unregistered_platform_is_refused(client, platform, acme, 
 def test_login_without_required_fields_says_which(client, platform, acme):
     response = client.get("/lti/login", query_string={"iss": platform.issuer})
     assert response.status_code == 400 and "no 'login_hint'" in html.unescape(response.text)
+
+
+def test_purge_removes_only_expired_logins(app, client, runner, platform, acme):
+    stale, _ = start_login(client, platform)
+    fresh, _ = start_login(client, platform)
+    with app.app_context():
+        login = db.session.execute(select(LtiLoginState).filter_by(state=stale)).scalar_one()
+        login.expires_at = login.created_at
+        db.session.commit()
+    result = runner.invoke(args=["lti", "purge"])
+    assert "removed 1 expired logins and 0 expired tickets" in result.output
+    with app.app_context():
+        assert [row.state for row in db.session.execute(select(LtiLoginState)).scalars()] == [
+            fresh]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms_plugin.core.extensions import db
@@ -26,6 +26,10 @@ class LtiPlatform(db.Model):
     auth_login_url: Mapped[str] = mapped_column(String(1000))
     auth_token_url: Mapped[str] = mapped_column(String(1000))
     key_set_url: Mapped[str] = mapped_column(String(1000))
+    # Match a first launch to an existing learner account by the e-mail the platform sends.
+    # Off by default: on platforms where people edit their own e-mail (Moodle) it would let
+    # one person take over another's account.
+    link_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
     # The platform's JWKS as last fetched: refreshed when stale or when a kid is unknown.
     jwks: Mapped[dict | None] = mapped_column(JSON)
     jwks_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -66,6 +66,7 @@ URL_FIELDS = ("issuer", "auth_login_url", "auth_token_url", "key_set_url")
 
 def register_platform(org: Organization, *, issuer: str, client_id: str, auth_login_url: str,
                       auth_token_url: str, key_set_url: str, deployment_id: str,
+                      link_by_email: bool | None = None,
                       actor: User | None = None) -> tuple[LtiPlatform, bool]:
     """Register a platform (or add a deployment to it). Returns ``(platform, created)``."""
     values = {"issuer": issuer.strip(), "client_id": client_id.strip(),
@@ -95,6 +96,10 @@ def register_platform(org: Organization, *, issuer: str, client_id: str, auth_lo
     platform.auth_login_url = values["auth_login_url"]
     platform.auth_token_url = values["auth_token_url"]
     platform.key_set_url = values["key_set_url"]
+    if link_by_email is not None:
+        platform.link_by_email = link_by_email
+    elif platform.link_by_email is None:
+        platform.link_by_email = False
     platform.jwks, platform.jwks_fetched_at = None, None
     db.session.flush()
     if values["deployment_id"] not in {d.deployment_id for d in platform.deployments}:
@@ -122,6 +127,15 @@ def map_roles(lti_roles: list[str]) -> set[Role]:
     return mapped or {Role.LEARNER}
 
 
+def _may_link(platform: LtiPlatform, user: User) -> bool:
+    """Whether a first launch may take over an existing account with the same e-mail:
+    only when the registration trusts the platform's e-mails, and never a staff account
+    (trainer, HR, admin), which an LMS e-mail alone must not unlock."""
+    if not platform.link_by_email:
+        return False
+    return user.roles <= {Role.LEARNER}
+
+
 def user_for_launch(launch: Launch) -> User:
     """Find the user by iss+sub in the platform's organisation, or create them."""
     platform, claims = launch.platform, launch.claims
@@ -137,6 +151,8 @@ def user_for_launch(launch: Launch) -> User:
     else:
         email = (claims.get("email") or "").strip().lower()
         user = accounts.find_user(platform.organization_id, email) if email else None
+        if user is not None and not _may_link(platform, user):
+            user, email = None, ""  # a separate account; the existing one stays untouched
         if user is None:
             if not accounts.EMAIL_SHAPE.match(email):
                 # No e-mail shared by the platform: a stable address nobody can sign in with.
@@ -263,6 +279,18 @@ def use_ticket(purpose: str, token: str) -> LtiTicket:
     ticket.used_at = utcnow()
     db.session.flush()
     return ticket
+
+
+def purge_expired() -> tuple[int, int]:
+    """Delete logins and tickets past their expiry: ``(logins, tickets)`` removed."""
+    from sqlalchemy import delete
+
+    from .models import LtiLoginState
+
+    now = utcnow()
+    logins = db.session.execute(delete(LtiLoginState).where(LtiLoginState.expires_at < now))
+    tickets = db.session.execute(delete(LtiTicket).where(LtiTicket.expires_at < now))
+    return logins.rowcount, tickets.rowcount
 
 
 # -- deep linking ---------------------------------------------------------------------------

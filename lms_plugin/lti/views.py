@@ -18,7 +18,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
-from wtforms import StringField, URLField
+from wtforms import BooleanField, StringField, URLField
 from wtforms.validators import DataRequired, Length
 
 from lms_plugin.core.accounts import role_required
@@ -146,6 +146,9 @@ def launch():
     try:
         trusted = validate_launch(request.form.to_dict(), request.cookies)
         user = services.user_for_launch(trusted)
+        if not user.active:
+            raise LaunchRejected("account_inactive", "Your Cleared to Post account is "
+                                 "deactivated. Ask your HR partner or administrator.", 403)
         if trusted.message_type == "LtiDeepLinkingRequest":
             # This launch's roles decide, not the account's: an instructor in one LMS course
             # may be a learner in another.
@@ -194,6 +197,10 @@ def continue_launch(token: str):
     except services.LtiError as exc:
         return _rejected(LaunchRejected("bad_ticket", str(exc)))
     user = db.session.get(services.User, ticket.user_id)
+    if user is None or not user.active:
+        return _rejected(LaunchRejected("account_inactive", "Your Cleared to Post account is "
+                                        "deactivated. Ask your HR partner or administrator.",
+                                        403))
     next_url = ticket.payload.get("next", "/")
     db.session.commit()
     login_user(user)
@@ -241,6 +248,9 @@ class RegisterPlatformForm(FlaskForm):
         DataRequired("Enter the access token URL."), Length(max=1000)])
     key_set_url = URLField("Public keyset URL (JWKS)", validators=[
         DataRequired("Enter the keyset URL."), Length(max=1000)])
+    link_by_email = BooleanField(
+        "Match first launches to existing learner accounts by e-mail (only if people cannot "
+        "change their own e-mail in this platform)")
 
 
 @bp.route("/admin", methods=["GET", "POST"])
@@ -255,7 +265,7 @@ def admin():
                     current_user.organization, actor=current_user,
                     **{f: getattr(form, f).data for f in (
                         "issuer", "client_id", "deployment_id", "auth_login_url",
-                        "auth_token_url", "key_set_url")})
+                        "auth_token_url", "key_set_url", "link_by_email")})
             except services.LtiError as exc:
                 form.issuer.errors.append(str(exc))
             else:

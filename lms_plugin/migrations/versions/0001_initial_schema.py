@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 04:01:10.427123
+Create Date: 2026-11-22 04:21:41.036205
 """
 import sqlalchemy as sa
 from alembic import op
@@ -79,6 +79,7 @@ def upgrade():
     sa.Column('auth_login_url', sa.String(length=1000), nullable=False),
     sa.Column('auth_token_url', sa.String(length=1000), nullable=False),
     sa.Column('key_set_url', sa.String(length=1000), nullable=False),
+    sa.Column('link_by_email', sa.Boolean(), nullable=False),
     sa.Column('jwks', sa.JSON(), nullable=True),
     sa.Column('jwks_fetched_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
