@@ -45,6 +45,7 @@ class Platform:
         self.members_page_size = 2
         self.membership_requests: list[dict] = []
         self.auth_requests: list[dict] = []
+        self.issued_tokens: set[str] = set()
         self.tool_login_url = "http://localhost/lti/login"  # where the course page's iframe starts
         self.tool_launch_url = "http://localhost/lti/launch"
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
@@ -152,9 +153,15 @@ class Platform:
             except Exception as exc:  # noqa: BLE001 - any failure is the client's fault
                 record["error"] = repr(exc)
                 return self._json({"error": "invalid_client"}, 401)
-            return self._json({"access_token": "token-" + secrets.token_hex(4),
+            token = "token-" + secrets.token_hex(4)
+            self.issued_tokens.add(token)
+            return self._json({"access_token": token,
                                "token_type": "Bearer", "expires_in": 3600,
                                "scope": form.get("scope", "")})
+        if path.endswith("/scores") or path.endswith("/memberships"):
+            bearer = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
+            if bearer not in self.issued_tokens:
+                return self._json({"error": "invalid_token"}, 401)
         if path.endswith("/scores") and request.method == "POST":
             if self.score_failures > 0:
                 self.score_failures -= 1
@@ -226,6 +233,9 @@ def platform_fixture(app):
             db.session.commit()
             return body
 
+    from lms_plugin.lti import services
+
+    services._tokens.clear()  # tokens from another test's platform mean nothing here
     running = Platform(tool_jwks=tool_jwks).start()
     yield running
     running.stop()

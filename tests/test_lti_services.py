@@ -83,8 +83,9 @@ def test_attempt_and_completion_scores_reach_the_line_item(app, client, platform
     assert completion["activityProgress"] == "Completed"
     assert completion["gradingProgress"] == "FullyGraded"
 
-    # Each score was sent with a token won by a client assertion signed with our published key.
-    assert len(platform.token_requests) == 2
+    # The scores were sent with a token won by a client assertion signed with our published
+    # key; the token is reused while it is valid (the platform says 3600 s).
+    assert len(platform.token_requests) == 1
     for request in platform.token_requests:
         assert request["error"] is None
         assert request["form"]["grant_type"] == "client_credentials"
@@ -123,6 +124,26 @@ def test_a_failed_delivery_is_retried_through_the_outbox(app, client, platform, 
         assert "503" in waiting.last_error
         assert waiting.next_attempt_at > utcnow()
         waiting.next_attempt_at = utcnow()  # the backoff has passed
+        db.session.commit()
+    assert deliver(app) == {"delivered": 1, "retry": 0, "failed": 0}
+    assert len(platform.scores) == 2
+
+
+def test_a_revoked_token_is_dropped_and_a_new_one_won_on_retry(app, client, platform, acme):
+    assert launch(client, platform).status_code == 302
+    finish_course(app, fail_first=True)
+    platform.issued_tokens.clear()  # the platform revokes every token it gave
+    with app.app_context():
+        from lms_plugin.lti import services
+
+        services.access_token(db.session.get(LtiPlatform, 1), [services.SCORE_SCOPE])
+    platform.issued_tokens.clear()  # ...and the one just cached too
+    assert deliver(app) == {"delivered": 1, "retry": 1, "failed": 0}
+    with app.app_context():
+        waiting = db.session.execute(select(outbox.OutboxMessage).filter_by(
+            status=outbox.PENDING)).scalar_one()
+        assert "401" in waiting.last_error
+        waiting.next_attempt_at = utcnow()
         db.session.commit()
     assert deliver(app) == {"delivered": 1, "retry": 0, "failed": 0}
     assert len(platform.scores) == 2

@@ -346,7 +346,32 @@ def deep_link_response(payload: dict, kind: str, slug: str, launch_url: str) -> 
 
 # -- tokens from the platform (client credentials with a signed assertion) -----------------
 
+#: (platform id, token URL, scopes) -> (token, monotonic expiry). Per process and only a
+#: saving: any process can always win its own token, so nothing depends on this cache.
+_tokens: dict[tuple, tuple[str, float]] = {}
+TOKEN_MARGIN_SECONDS = 60
+
+
 def access_token(platform: LtiPlatform, scopes: list[str]) -> str:
+    """A bearer token for ``scopes``: reused until a minute before it expires."""
+    import time
+
+    cache_key = (platform.id, platform.auth_token_url, " ".join(sorted(scopes)))
+    cached = _tokens.get(cache_key)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    token, lifetime = _request_token(platform, scopes)
+    if lifetime > TOKEN_MARGIN_SECONDS:
+        _tokens[cache_key] = (token, time.monotonic() + lifetime - TOKEN_MARGIN_SECONDS)
+    return token
+
+
+def forget_tokens(platform: LtiPlatform) -> None:
+    for key in [k for k in _tokens if k[0] == platform.id]:
+        _tokens.pop(key, None)
+
+
+def _request_token(platform: LtiPlatform, scopes: list[str]) -> tuple[str, int]:
     assertion = keys.sign({"iss": platform.client_id, "sub": platform.client_id,
                            "aud": platform.auth_token_url})
     answer = platform_http.post_form(platform.auth_token_url, {
@@ -356,9 +381,13 @@ def access_token(platform: LtiPlatform, scopes: list[str]) -> str:
         "scope": " ".join(scopes),
     })
     token = answer.get("access_token")
-    if not token:
+    if not token or not isinstance(token, str):
         raise platform_http.PlatformError(f"{platform.auth_token_url} returned no access_token")
-    return token
+    try:
+        lifetime = int(answer.get("expires_in") or 0)
+    except (TypeError, ValueError):
+        lifetime = 0
+    return token, lifetime
 
 
 # -- Assignment and Grade Services --------------------------------------------------------
@@ -430,6 +459,7 @@ def deliver_score(message: OutboxMessage) -> None:
         platform_http.post_json(scores_url(link.lineitem_url), score, token=token,
                                 content_type="application/vnd.ims.lis.v1.score+json")
     except platform_http.PlatformError as exc:
+        forget_tokens(link.platform)  # a revoked or expired token must not be retried
         raise RetryLater(str(exc)) from exc
 
 
