@@ -16,8 +16,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-@pytest.fixture
-def chromium():
+@pytest.fixture(name="chromium")
+def chromium_fixture():
     if not shutil.which(CHROMIUM):
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is missing on CI")

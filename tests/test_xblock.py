@@ -28,6 +28,7 @@ from lms_plugin.xblock.block import ClearedToPostBlock
 from quizzes.core import grade
 
 from .factories import FIXTURE_MODULES
+from .test_lti_browser import chromium_fixture  # noqa: F401 - the fixture is used by name
 
 POLICY = "our-policy"  # the shipped library's module: lessons and a quiz
 PRACTICE = "practice-module"  # a test module with a practice exercise
@@ -396,3 +397,23 @@ def test_the_workbench_lists_and_serves_our_scenarios(workbench):
     # Learner state persisted in the workbench's store: the page now shows the lesson read.
     again = _get(workbench + "/scenario/cleared_to_post.0/", browser)
     assert "1</span> of" in again
+
+
+@pytest.mark.browser
+def test_a_learner_uses_the_block_in_a_real_browser(workbench, chromium):
+    """block.js against the SDK's JavaScript runtime: read a lesson, take the quiz."""
+    page = chromium.new_page()
+    page.goto(workbench + "/scenario/cleared_to_post.0/?student=browser-learner")
+    total = len(content.module(POLICY).lessons)
+    assert page.locator(".ctp-progress").inner_text() == f"0 of {total} lessons read."
+    page.locator(".ctp-mark-read").first.click()
+    page.wait_for_function("document.querySelector('.ctp-read-count').textContent === '1'")
+    page.get_by_role("button", name="Start the quiz").click()
+    page.locator(".ctp-quiz-form fieldset").first.wait_for()
+    for fieldset in page.locator(".ctp-quiz-form fieldset").all():
+        fieldset.locator("input").first.check()
+    page.get_by_role("button", name="Submit my answers").click()
+    result = page.locator(".ctp-quiz-result")
+    result.filter(has_text="Your result:").wait_for(timeout=10000)
+    assert "%" in result.inner_text()
+    page.close()
