@@ -185,6 +185,12 @@ def test_lessons_quiz_grade_completion_and_certificate_end_to_end(app, service):
     assert failed["passed"] is False and failed["review"]
     assert runtime.published == [("grade", {"value": failed["percent"], "max_value": 100.0})]
     assert not block.completed
+    # The module's cooldown: a retry waits, and the learner is told until when.
+    assert failed["retry_at"] is not None
+    refused = call(block, "start_quiz")
+    assert "you can try again in 10 minutes" in refused["error"]
+    assert "review the lessons, then try again after" in block.student_view().content
+    block.last_attempt_at = "2000-01-01T00:00:00+00:00"  # the cooldown has passed
 
     passed = take_quiz(block, correct=True)
     assert passed["passed"] is True and passed["percent"] == 100.0
@@ -216,6 +222,7 @@ def test_a_failed_report_is_shown_and_can_be_sent_again(app, service):
     for lesson in block.module.lessons:
         call(block, "mark_read", {"lesson": lesson.slug})
     result = take_quiz(block, correct=True)
+    assert result["retry_at"] is None  # passed: no cooldown
     assert result["completed"] and not result["reported"]
     assert "could not be sent yet" in result["report_error"]
     assert "Send my completion again" in block.student_view().content

@@ -52,6 +52,7 @@ class ClearedToPostBlock(CompletableXBlockMixin, XBlock):
     quiz_seed = Integer(default=None, scope=Scope.user_state)
     quiz_ids = List(default=[], scope=Scope.user_state)  # the open attempt's questions
     attempts_used = Integer(default=0, scope=Scope.user_state)
+    last_attempt_at = String(default="", scope=Scope.user_state)  # ISO time, for the cooldown
     best_percent = Float(default=None, scope=Scope.user_state)
     passed = Boolean(default=False, scope=Scope.user_state)
     last_result = Dict(default={}, scope=Scope.user_state)
@@ -89,7 +90,9 @@ class ClearedToPostBlock(CompletableXBlockMixin, XBlock):
         mod = self.module
         lessons = [lesson.slug for lesson in mod.lessons] if mod else []
         allowed = content.attempts_allowed(mod) if mod else None
+        retry = content.retry_at(mod, self.last_attempt_at) if mod and not self.passed else None
         return {
+            "retry_at": retry.isoformat(timespec="minutes") if retry else None,
             "lessons_read": [s for s in lessons if s in self.lessons_read],
             "lessons_total": len(lessons),
             "attempts_used": self.attempts_used,
@@ -196,6 +199,12 @@ class ClearedToPostBlock(CompletableXBlockMixin, XBlock):
         allowed = content.attempts_allowed(mod)
         if allowed is not None and self.attempts_used >= allowed:
             return {"error": "You have used every attempt for this quiz.", **self._summary()}
+        retry = content.retry_at(mod, self.last_attempt_at)
+        if retry is not None and not self.quiz_ids:
+            wait = max(1, round((retry - content.now()).total_seconds() / 60))
+            return {"error": f"Review the lessons first: you can try again in {wait} "
+                             f"minute{'s' if wait != 1 else ''} "
+                             f"({retry.strftime('%H:%M')} UTC).", **self._summary()}
         if not self.quiz_ids:
             self.quiz_seed, self.quiz_ids, _ = content.new_attempt(mod)
         return {"questions": content.public_questions(mod, self.quiz_ids, self.quiz_seed),
@@ -212,6 +221,7 @@ class ClearedToPostBlock(CompletableXBlockMixin, XBlock):
         mark = content.pass_mark(mod, self.pass_mark)
         result = content.score(mod, self.quiz_ids, responses, mark)
         self.attempts_used += 1
+        self.last_attempt_at = content.now().isoformat()
         self.quiz_ids, self.quiz_seed = [], None
         self.best_percent = max(self.best_percent or 0.0, result.percent)
         self.passed = self.passed or result.passed

@@ -12,6 +12,7 @@ import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -63,6 +64,19 @@ def pass_mark(mod: Module, override: int | None) -> int:
 
 def attempts_allowed(mod: Module) -> int | None:
     return mod.quiz.get("attempts") if mod.quiz else None
+
+
+def retry_at(mod: Module, last_attempt_iso: str) -> datetime | None:
+    """When the next attempt may start after a failed one (the module's cooldown), or None."""
+    minutes = int(mod.quiz.get("cooldown_minutes", 0) or 0) if mod.quiz else 0
+    if not minutes or not last_attempt_iso:
+        return None
+    moment = datetime.fromisoformat(last_attempt_iso) + timedelta(minutes=minutes)
+    return moment if moment > now() else None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 def new_attempt(mod: Module) -> tuple[int, list[str], list[dict]]:
