@@ -19,7 +19,7 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[test,postgres]"
+	$(BIN)/pip install -q -e ".[test,postgres,xblock]"
 	touch $@ $(VENV)/.installed-run
 
 venv: $(VENV)/.installed-run
@@ -41,6 +41,15 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
+
+# xblock-sdk's workbench with our block loaded, at http://$(HOST):8000/ (it runs in
+# instance/, where the SDK's settings keep var/workbench.log; its database is there too).
+WORKBENCH_ENV := DJANGO_SETTINGS_MODULE=workbench.settings \
+  WORKBENCH_DATABASES='{"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "$(CURDIR)/instance/workbench.sqlite3"}}'
+workbench: $(VENV)/.installed-test
+	mkdir -p instance/var
+	cd instance && $(WORKBENCH_ENV) $(CURDIR)/$(BIN)/django-admin migrate --run-syncdb --verbosity 0
+	cd instance && $(WORKBENCH_ENV) $(CURDIR)/$(BIN)/django-admin runserver $(HOST):8000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

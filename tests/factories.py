@@ -189,6 +189,22 @@ class Factory:
         db.session.commit()
         return ack
 
+    # -- from issue-7-lms ---------------------------------------------------------------------
+
+    @_detached
+    def lti_platform(self, org, platform, client_id: str = "ctp-client-1",
+                     deployment_id: str = "deployment-1", link_by_email: bool = False):
+        """Register an in-test LTI platform (tests/lti_platform.py) for ``org``."""
+        from lms_plugin.lti import services as lti_services
+
+        registered, _ = lti_services.register_platform(
+            org, issuer=platform.issuer, client_id=client_id,
+            auth_login_url=platform.auth_login_url, auth_token_url=platform.token_url,
+            key_set_url=platform.jwks_url, deployment_id=deployment_id,
+            link_by_email=link_by_email)
+        db.session.commit()
+        return registered
+
 
 def _correct_answer(question: dict) -> list[str]:
     if question["type"] == "true_false":
