@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 import advocacy
 import certificates
 import course
+import hr
 import quizzes
 from lms_plugin import cli
 from lms_plugin.config import configure
@@ -21,7 +22,7 @@ from lms_plugin.core.extensions import csrf, db, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 MODEL_MODULES = ("lms_plugin.core.models", "lms_plugin.core.outbox", "quizzes.models", "course.models",
-                 "certificates.models", "advocacy.models")
+                 "certificates.models", "advocacy.models", "hr.models")
 
 
 def load_models() -> None:
@@ -64,6 +65,7 @@ def create_app(config: dict | type | None = None) -> Flask:
     course.init_app(app)  # lessons read + quiz passed    -> course.enrollment_completed
     certificates.init_app(app)  # completion issues the PDF -> certificates.certificate_issued
     advocacy.init_app(app)  # certificates clear the employee to post
+    hr.init_app(app)  # HR watches it all: roster, rules, reminders, dashboard, reports
 
     cli.init_app(app)
 

@@ -1,0 +1,285 @@
+"""Downloadable reports: completion, overdue, certificates, posting rights and the audit log.
+
+Each report is one row query; the same rows become a streamed CSV (UTF-8 with a BOM so
+Excel opens it), an XLSX (XlsxWriter in constant-memory mode) or a PDF (WeasyPrint, with
+the dashboard's charts). Text that a spreadsheet would run as a formula is neutralised.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import IO, Any
+
+import xlsxwriter
+from sqlalchemy import and_, select
+
+from advocacy.services import posting_rights_for
+from certificates import codes
+from certificates.models import Certificate
+from course.models import Course, Enrollment
+from lms_plugin.core.extensions import db
+from lms_plugin.core.models import AuditEntry, User
+
+from . import dashboard
+from .dashboard import Filters, Manager
+from .models import EmployeeProfile
+
+BOM = "\ufeff"
+# A cell starting with one of these is run by spreadsheets as a formula (or DDE command).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+PDF_ROW_LIMIT = 2000
+FETCH_BATCH = 2000
+STATUS_LABELS = dashboard.ENROLLMENT_STATUSES
+
+
+def neutralise(text: str) -> str:
+    """Prefix a single quote so the cell is shown as text and never evaluated."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    kind: str = "text"  # text | date | datetime | number
+    width: int = 18
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str
+    description: str
+    columns: tuple[Column, ...]
+    rows: Callable[[int, Filters, datetime], Iterator[tuple]]
+
+
+def _stream(query) -> Iterator[tuple]:
+    yield from db.session.execute(query.execution_options(yield_per=FETCH_BATCH))
+
+
+def _completion_query(organization_id: int, filters: Filters, now: datetime):
+    return (dashboard.enrollments_query(
+        organization_id, filters, now, User.name, User.email, User.external_id,
+        EmployeeProfile.department, EmployeeProfile.location, Manager.name,
+        EmployeeProfile.hire_date, Course.title, Enrollment.cycle, Enrollment.enrolled_at,
+        Enrollment.due_at, Enrollment.completed_at, dashboard.enrollment_status(now))
+        .join(Course, Course.id == Enrollment.course_id)
+        .outerjoin(Manager, Manager.id == EmployeeProfile.manager_id)
+        .order_by(User.name, User.id, Enrollment.id))
+
+
+def completion_rows(organization_id: int, filters: Filters, now: datetime) -> Iterator[tuple]:
+    for row in _stream(_completion_query(organization_id, filters, now)):
+        yield (*row[:-1], STATUS_LABELS[row[-1]])
+
+
+def overdue_rows(organization_id: int, filters: Filters, now: datetime) -> Iterator[tuple]:
+    filters = dashboard.with_filters(filters, status="overdue")
+    for row in _stream(_completion_query(organization_id, filters, now)):
+        due = row[10]
+        yield (*row[:-2], (now - due).days, STATUS_LABELS[row[-1]])
+
+
+def certificate_rows(organization_id: int, filters: Filters, now: datetime) -> Iterator[tuple]:
+    query = dashboard.people_query(
+        organization_id, filters, User.name, User.email, EmployeeProfile.department,
+        EmployeeProfile.location, Certificate.course_title, Certificate.code,
+        Certificate.issued_at, Certificate.expires_at, Certificate.revoked_at,
+        Certificate.revoked_reason,
+    ).join(Certificate, and_(Certificate.user_id == User.id,
+                             Certificate.organization_id == organization_id))
+    if filters.course_id:
+        query = query.where(Certificate.course_id == filters.course_id)
+    for row in _stream(query.order_by(User.name, User.id, Certificate.issued_at)):
+        name, email, department, location, course, code, issued, expires, revoked, why = row
+        status = "Revoked" if revoked else "Expired" if expires and expires <= now else "Valid"
+        yield (name, email, department, location, course, codes.display(code), issued,
+               expires, status, why)
+
+
+def posting_rights_rows(organization_id: int, filters: Filters,
+                        now: datetime) -> Iterator[tuple]:
+    """Asked of ``posting_rights_for`` person by person: the one place that decides."""
+    query = dashboard.people_query(
+        organization_id, filters, User, EmployeeProfile.department, EmployeeProfile.location,
+        Manager.name).outerjoin(Manager, Manager.id == EmployeeProfile.manager_id)
+    for user, department, location, manager in db.session.execute(
+            query.order_by(User.name, User.id).execution_options(yield_per=500)):
+        rights = posting_rights_for(user)
+        yield (user.name, user.email, user.external_id, department, location, manager,
+               rights.status.replace("_", " "), "Yes" if rights.eligible else "No",
+               " ".join(rights.reasons), now)
+
+
+def audit_rows(organization_id: int, filters: Filters, now: datetime) -> Iterator[tuple]:
+    actor = User.__table__.alias("actor")
+    query = (select(AuditEntry.created_at, actor.c.name, AuditEntry.action,
+                    AuditEntry.subject_type, AuditEntry.subject_id, AuditEntry.reason,
+                    AuditEntry.detail)
+             .outerjoin(actor, actor.c.id == AuditEntry.actor_id)
+             .where(AuditEntry.organization_id == organization_id)
+             .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()))
+    for when, who, action, subject_type, subject_id, reason, detail in _stream(query):
+        subject = f"{subject_type} {subject_id}" if subject_type else ""
+        yield (when, who or "system", action, subject, reason,
+               json.dumps(detail or {}, sort_keys=True, ensure_ascii=False))
+
+
+_PERSON = (Column("Name", width=26), Column("E-mail", width=30))
+_ENROLMENT = (*_PERSON, Column("External id"), Column("Department"), Column("Location"),
+              Column("Manager", width=24), Column("Hire date", "date", 12),
+              Column("Course", width=28), Column("Round", "number", 8),
+              Column("Enrolled (UTC)", "datetime"), Column("Due (UTC)", "datetime"))
+REPORTS: dict[str, Report] = {r.name: r for r in (
+    Report("completion", "Completion", "Every enrolment with its due date, completion and "
+           "status.", (*_ENROLMENT, Column("Completed (UTC)", "datetime"),
+                       Column("Status", width=12)), completion_rows),
+    Report("overdue", "Overdue", "Open enrolments past their due date, most useful with a "
+           "department or manager filter.", (*_ENROLMENT, Column("Days overdue", "number", 10),
+                                              Column("Status", width=12)), overdue_rows),
+    Report("certificates", "Certificates", "Every certificate with its code, expiry and "
+           "status.", (*_PERSON, Column("Department"), Column("Location"),
+                       Column("Course", width=28), Column("Code", width=22),
+                       Column("Issued (UTC)", "datetime"), Column("Expires (UTC)", "datetime"),
+                       Column("Status", width=10), Column("Revocation reason", width=30)),
+           certificate_rows),
+    Report("posting-rights", "Posting rights", "Who is cleared to post now, and why not.",
+           (*_PERSON, Column("External id"), Column("Department"), Column("Location"),
+            Column("Manager", width=24), Column("Status", width=20), Column("Eligible",
+                                                                           width=9),
+            Column("Reasons", width=60), Column("Checked (UTC)", "datetime")),
+           posting_rights_rows),
+    Report("audit-log", "Audit log", "Grants, suspensions, revocations, policy changes, "
+           "roster imports and exports, newest first.",
+           (Column("When (UTC)", "datetime"), Column("Actor", width=24),
+            Column("Action", width=26), Column("Subject", width=20), Column("Reason", width=30),
+            Column("Details", width=60)), audit_rows),
+)}
+FORMATS = ("csv", "xlsx", "pdf")
+
+
+# -- CSV ------------------------------------------------------------------------------------
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value
+
+
+def _csv_cell(kind: str) -> Callable[[Any], str]:
+    def cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return _as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, str):
+            return neutralise(value)
+        return value
+
+    return cell
+
+
+def csv_chunks(report: Report, organization_id: int, filters: Filters, now: datetime,
+               rows_per_chunk: int = 1000) -> Iterator[bytes]:
+    """The CSV in chunks of bytes: memory stays flat whatever the row count."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write(BOM)
+    writer.writerow([c.header for c in report.columns])
+    cells = [_csv_cell(c.kind) for c in report.columns]
+    count = 0
+    for row in report.rows(organization_id, filters, now):
+        writer.writerow([convert(value) for convert, value in zip(cells, row, strict=True)])
+        count += 1
+        if count % rows_per_chunk == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+# -- XLSX -----------------------------------------------------------------------------------
+
+def write_xlsx(report: Report, organization_id: int, filters: Filters, now: datetime,
+               target: str) -> int:
+    """Write the workbook to the file ``target``; returns the number of data rows."""
+    workbook = xlsxwriter.Workbook(target, {
+        "constant_memory": True,  # rows are flushed to disk as they are written
+        "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+        "tmpdir": os.path.dirname(target) or None,
+    })
+    sheet = workbook.add_worksheet(report.title[:31])
+    bold = workbook.add_format({"bold": True, "bottom": 1})
+    formats = {"date": workbook.add_format({"num_format": "yyyy-mm-dd"}),
+               "datetime": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})}
+    for index, column in enumerate(report.columns):
+        sheet.set_column(index, index, column.width)
+        sheet.write_string(0, index, column.header, bold)
+    sheet.freeze_panes(1, 0)
+    write_string, write_datetime, write_number = (sheet.write_string, sheet.write_datetime,
+                                                  sheet.write_number)
+    row_number = 0
+    for row_number, row in enumerate(report.rows(organization_id, filters, now), start=1):
+        for col, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                write_datetime(row_number, col, _as_utc(value).replace(tzinfo=None),
+                               formats["datetime"])
+            elif isinstance(value, date):
+                write_datetime(row_number, col, value, formats["date"])
+            elif isinstance(value, bool):
+                write_string(row_number, col, "Yes" if value else "No")
+            elif isinstance(value, int | float):
+                write_number(row_number, col, value)
+            else:
+                write_string(row_number, col, neutralise(str(value)))
+    sheet.autofilter(0, 0, max(row_number, 1), len(report.columns) - 1)
+    workbook.close()
+    return row_number
+
+
+def xlsx_file(report: Report, organization_id: int, filters: Filters,
+              now: datetime) -> IO[bytes]:
+    """The finished workbook as an open file that disappears when closed."""
+    folder = tempfile.mkdtemp(prefix="hr-report-")
+    path = os.path.join(folder, "report.xlsx")
+    try:
+        write_xlsx(report, organization_id, filters, now, path)
+        handle = open(path, "rb")  # noqa: SIM115 - handed to the response, which closes it
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)  # the open handle keeps the data readable until it is closed
+        for leftover in os.listdir(folder):
+            os.unlink(os.path.join(folder, leftover))
+        os.rmdir(folder)
+    return handle
+
+
+# -- PDF ------------------------------------------------------------------------------------
+
+def pdf_rows(report: Report, organization_id: int, filters: Filters,
+             now: datetime) -> tuple[list[list[str]], bool]:
+    """Up to PDF_ROW_LIMIT rows as display text, and whether more were left out."""
+    cells = [_csv_cell(c.kind) for c in report.columns]
+    rows: list[list[str]] = []
+    for row in report.rows(organization_id, filters, now):
+        if len(rows) == PDF_ROW_LIMIT:
+            return rows, True
+        rows.append([str(convert(value)) for convert, value in zip(cells, row, strict=True)])
+    return rows, False
+
+
+def render_pdf(html: str) -> bytes:
+    from weasyprint import HTML
+
+    from .pdf import NothingExternal
+
+    return HTML(string=html, url_fetcher=NothingExternal()).write_pdf(pdf_tags=True)
