@@ -67,7 +67,9 @@ DEFAULT_SCHEDULE = {"before_due_days": [7, 1], "after_due_days": [1, 7],
 
 
 class ReminderError(ValueError):
-    pass
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field  # which part of a template is wrong: "subject" or "body"
 
 
 def settings_for(organization_id: int) -> ReminderSettings:
@@ -100,13 +102,14 @@ def check_template(kind: str, subject: str, body: str) -> None:
         template = Template(text)
         if not template.is_valid():
             raise ReminderError(f"{KIND_LABELS[kind]} {label}: a '$' must start a placeholder "
-                                "such as $name (write $$ for a dollar sign)")
+                                "such as $name (write $$ for a dollar sign)", label)
         unknown = sorted(set(template.get_identifiers()) - set(PLACEHOLDERS))
         if unknown:
             raise ReminderError(f"{KIND_LABELS[kind]} {label}: ${unknown[0]} is not a "
-                                f"placeholder; use {', '.join('$' + p for p in PLACEHOLDERS)}")
+                                f"placeholder; use {', '.join('$' + p for p in PLACEHOLDERS)}",
+                                label)
     if not subject.strip() or "\n" in subject or "\r" in subject:
-        raise ReminderError(f"{KIND_LABELS[kind]} subject must be one non-empty line")
+        raise ReminderError(f"{KIND_LABELS[kind]} subject must be one non-empty line", "subject")
 
 
 def save_settings(organization_id: int, *, enabled: bool, before_due_days: list[int],

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import IO, Any
+from typing import Any
 
 import xlsxwriter
 from sqlalchemy import and_, select
@@ -247,20 +247,29 @@ def write_xlsx(report: Report, organization_id: int, filters: Filters, now: date
 
 
 def xlsx_file(report: Report, organization_id: int, filters: Filters,
-              now: datetime) -> IO[bytes]:
-    """The finished workbook as an open file that disappears when closed."""
+              now: datetime) -> tuple[Iterator[bytes], int]:
+    """The finished workbook as chunks read from a temporary file, and its size in bytes.
+
+    The file is unlinked at once; the chunk generator keeps it open until the last chunk
+    (or until the response is closed), so nothing is left behind on disk.
+    """
     folder = tempfile.mkdtemp(prefix="hr-report-")
     path = os.path.join(folder, "report.xlsx")
     try:
         write_xlsx(report, organization_id, filters, now, path)
-        handle = open(path, "rb")  # noqa: SIM115 - handed to the response, which closes it
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+        size = os.fstat(handle.fileno()).st_size
     finally:
-        if os.path.exists(path):
-            os.unlink(path)  # the open handle keeps the data readable until it is closed
         for leftover in os.listdir(folder):
             os.unlink(os.path.join(folder, leftover))
         os.rmdir(folder)
-    return handle
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while block := handle.read(256 * 1024):
+                yield block
+
+    return chunks(), size
 
 
 # -- PDF ------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     stream_with_context,
     url_for,
 )
@@ -40,10 +39,14 @@ def _org_id() -> int:
     return current_user.organization_id
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def _filters() -> dashboard.Filters:
     filters = dashboard.Filters.from_args(request.args)
     for problem in filters.problems:
-        flash(problem.capitalize() + ".", "warning")
+        flash(_sentence(problem), "warning")
     return filters
 
 
@@ -126,7 +129,7 @@ def remind(enrollment_id: int):
     try:
         queued = reminders.send_reminder_now(enrollment)
     except reminders.ReminderError as exc:
-        flash(str(exc).capitalize() + ".", "warning")
+        flash(_sentence(str(exc)), "warning")
     else:
         if queued:
             audit.record(enrollment.organization_id, "reminder.requested", actor=current_user,
@@ -230,7 +233,7 @@ def rules_page():
             rules.add_rule(_org_id(), course, form.kind.data, value=form.value.data or "",
                            due_days=form.due_days.data)
         except rules.RuleError as exc:
-            form.value.errors.append(str(exc).capitalize() + ".")
+            form.value.errors.append(_sentence(str(exc)))
             db.session.rollback()
         else:
             db.session.commit()
@@ -287,31 +290,28 @@ def reminder_settings():
             form[f"{kind}_subject"].data = template["subject"]
             form[f"{kind}_body"].data = template["body"]
     elif form.validate_on_submit():
-        try:
-            values = {name: reminders.parse_days(form[name].data or "", form[name].label.text)
-                      for name in ("before_due_days", "after_due_days", "expiry_notice_days")}
-        except reminders.ReminderError as exc:
-            field = next(n for n in ("before_due_days", "after_due_days", "expiry_notice_days")
-                         if form[n].label.text in str(exc))
-            form[field].errors.append(str(exc))
-        else:
-            templates = {kind: {"subject": form[f"{kind}_subject"].data.strip(),
-                                "body": form[f"{kind}_body"].data.replace("\r\n", "\n")}
-                         for kind in reminders.KINDS}
+        values = {}
+        for name in ("before_due_days", "after_due_days", "expiry_notice_days"):
             try:
-                reminders.save_settings(_org_id(), enabled=bool(form.enabled.data),
-                                        escalate_after_days=form.escalate_after_days.data,
-                                        templates=templates, **values)
+                values[name] = reminders.parse_days(form[name].data or "", form[name].label.text)
             except reminders.ReminderError as exc:
-                kind = next(k for k in reminders.KINDS if reminders.KIND_LABELS[k] in str(exc))
-                part = "subject" if " subject" in str(exc) else "body"
-                form[f"{kind}_{part}"].errors.append(str(exc))
-                db.session.rollback()
-            else:
-                audit.record(_org_id(), "reminders.settings_changed", actor=current_user)
-                db.session.commit()
-                flash("Reminder settings saved.", "success")
-                return redirect(url_for(".reminder_settings"))
+                form[name].errors.append(str(exc))
+        templates = {kind: {"subject": form[f"{kind}_subject"].data.strip(),
+                            "body": form[f"{kind}_body"].data.replace("\r\n", "\n")}
+                     for kind in reminders.KINDS}
+        for kind, template in templates.items():
+            try:
+                reminders.check_template(kind, template["subject"], template["body"])
+            except reminders.ReminderError as exc:
+                form[f"{kind}_{exc.field}"].errors.append(str(exc))
+        if not form.errors:
+            reminders.save_settings(_org_id(), enabled=bool(form.enabled.data),
+                                    escalate_after_days=form.escalate_after_days.data,
+                                    templates=templates, **values)
+            audit.record(_org_id(), "reminders.settings_changed", actor=current_user)
+            db.session.commit()
+            flash("Reminder settings saved.", "success")
+            return redirect(url_for(".reminder_settings"))
     status = 400 if form.errors else 200
     return render_template("hr/reminders.html", form=form, kinds=reminders.KINDS,
                            placeholders=reminders.PLACEHOLDERS), status
@@ -344,10 +344,10 @@ def download(name: str, fmt: str):
         return Response(stream_with_context(reports.csv_chunks(report, org_id, filters, now)),
                         content_type="text/csv; charset=utf-8", headers=disposition)
     if fmt == "xlsx":
-        handle = reports.xlsx_file(report, org_id, filters, now)
-        return send_file(handle, as_attachment=True, download_name=filename,
-                         mimetype="application/vnd.openxmlformats-officedocument."
-                                  "spreadsheetml.sheet")
+        chunks, size = reports.xlsx_file(report, org_id, filters, now)
+        return Response(chunks, headers=disposition | {"Content-Length": str(size)},
+                        mimetype="application/vnd.openxmlformats-officedocument."
+                                 "spreadsheetml.sheet")
     rows, truncated = reports.pdf_rows(report, org_id, filters, now)
     summary = dashboard.summary(org_id, filters, now)
     trend = dashboard.trend(org_id, filters, now)
