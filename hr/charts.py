@@ -85,12 +85,13 @@ def _marker(shape: str, x: float, y: float) -> str:
 
 
 def line_chart(chart_id: str, title: str, labels: list[str],
-               series: list[tuple[str, list[float]]], *, unit: str = "") -> Markup:
+               series: list[tuple[str, list[float]]], *, unit: str = "",
+               maximum: float | None = None) -> Markup:
     """Lines told apart by marker shape and dash, a legend, and each series' last value."""
     chart_id = "".join(c for c in chart_id if c.isalnum() or c == "-") or "chart"
     width, height, left, right, top, bottom = 600, 270, 48, 64, 60, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max([v for _, values in series for v in values] + [0]) or 1
+    peak = maximum or max([v for _, values in series for v in values] + [0]) or 1
     count = max(1, len(labels) - 1)
 
     def point(i: int, v: float) -> tuple[float, float]:

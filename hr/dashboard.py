@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Integer, Select, and_, case, cast, func, or_, select
 from sqlalchemy.orm import aliased
 
 from certificates.models import Certificate
@@ -188,26 +188,51 @@ class Trend:
     completed: list[int]
 
 
+WEEK_ORIGIN_OFFSET = 10_000  # weeks before "now": every stored time is after it
+
+
+def _week_number(column, origin: datetime):
+    """Whole weeks from ``origin`` to ``column`` (NULL stays NULL), in the database."""
+    if db.engine.dialect.name == "sqlite":
+        # Times are stored as ISO text; origin is far enough back that truncation floors.
+        return cast((func.julianday(column) - func.julianday(
+            origin.strftime("%Y-%m-%d %H:%M:%S.%f"))) / 7, Integer)
+    return cast(func.floor(func.date_part("epoch", column - origin) / 604800), Integer)
+
+
 def trend(organization_id: int, filters: Filters, now: datetime | None = None,
           weeks: int = 12) -> Trend:
-    """Week by week, computed from the enrolment timestamps (no snapshots needed)."""
+    """Week by week, computed from the enrolment timestamps (no snapshots needed).
+
+    One scan groups enrolments by the week they were enrolled, completed and due; the
+    running totals are added up here. The point for week i is the state at ``now`` minus
+    ``weeks - 1 - i`` weeks.
+    """
     now = now or utcnow()
+    origin = now - timedelta(weeks=WEEK_ORIGIN_OFFSET)
+    enrolled = _week_number(Enrollment.enrolled_at, origin)
+    completed = _week_number(Enrollment.completed_at, origin)
+    due = _week_number(Enrollment.due_at, origin)
+    groups = db.session.execute(
+        enrollments_query(organization_id, filters, now, enrolled.label("e"),
+                          completed.label("c"), due.label("d"), func.count(),
+                          apply_status=False).group_by(enrolled, completed, due)).all()
     points = [now - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
-    columns = []
-    for t in points:
-        columns.append(func.sum(case((Enrollment.enrolled_at <= t, 1), else_=0)))
-        columns.append(func.sum(case((Enrollment.completed_at <= t, 1), else_=0)))
-        columns.append(func.sum(case((and_(Enrollment.enrolled_at <= t, Enrollment.due_at < t,
-                                           or_(Enrollment.completed_at.is_(None),
-                                               Enrollment.completed_at > t)), 1), else_=0)))
-    values = db.session.execute(
-        enrollments_query(organization_id, filters, now, *columns, apply_status=False)).one()
-    values = [int(v or 0) for v in values]
     result = Trend([t.strftime("%d %b") for t in points], [], [], [])
     for i in range(weeks):
-        enrolled, completed, overdue = values[3 * i: 3 * i + 3]
-        result.completion_rate.append(round(100.0 * completed / enrolled, 1) if enrolled else 0)
-        result.completed.append(completed)
+        # Times before the point t fall in a week number below this boundary.
+        boundary = WEEK_ORIGIN_OFFSET - (weeks - 1 - i)
+        enrolled_by = completed_by = overdue = 0
+        for e, c, d, count in groups:
+            if e is not None and e < boundary:
+                enrolled_by += count
+            if c is not None and c < boundary:
+                completed_by += count
+            if d is not None and d < boundary and (c is None or c >= boundary):
+                overdue += count
+        result.completion_rate.append(round(100.0 * completed_by / enrolled_by, 1)
+                                      if enrolled_by else 0)
+        result.completed.append(completed_by)
         result.overdue.append(overdue)
     return result
 
@@ -277,31 +302,55 @@ def people_page(organization_id: int, filters: Filters, *, sort: str = "name",
         per_enrollment = per_enrollment.where(Enrollment.course_id == filters.course_id)
     if filters.status:
         per_enrollment = per_enrollment.where(status_condition(filters.status, now))
-    stats = per_enrollment.group_by(Enrollment.user_id).subquery()
-    query = people_query(
-        organization_id, filters, User.id, User.name, User.email,
-        func.coalesce(EmployeeProfile.department, ""), func.coalesce(EmployeeProfile.location, ""),
-        func.coalesce(Manager.name, ""), EmployeeProfile.hire_date,
-        func.coalesce(stats.c.enrolled, 0), func.coalesce(stats.c.completed, 0),
-        func.coalesce(stats.c.overdue, 0), PostingRightsStatus.status,
-    ).outerjoin(Manager, Manager.id == EmployeeProfile.manager_id).outerjoin(
-        PostingRightsStatus, PostingRightsStatus.user_id == User.id)
-    if filters.course_id or filters.status:
-        query = query.join(stats, stats.c.user_id == User.id)
+    # Enrolment figures decide who is listed (course/status filters) or the order: then they
+    # are aggregated for everyone. Otherwise only for the one page shown, which keeps the
+    # page fast for 100,000 people.
+    by_enrollment = bool(filters.course_id or filters.status or sort in ("completed",
+                                                                          "overdue"))
+    person_order = {"name": User.name, "department": EmployeeProfile.department,
+                    "location": EmployeeProfile.location, "manager": Manager.name,
+                    "hire_date": EmployeeProfile.hire_date,
+                    "status": PostingRightsStatus.status}
+
+    def listing(*columns):
+        return people_query(organization_id, filters, *columns).outerjoin(
+            Manager, Manager.id == EmployeeProfile.manager_id).outerjoin(
+            PostingRightsStatus, PostingRightsStatus.user_id == User.id)
+
+    if by_enrollment:
+        stats = per_enrollment.group_by(Enrollment.user_id).subquery()
+        order = {"completed": stats.c.completed, "overdue": stats.c.overdue}.get(
+            sort, person_order.get(sort))
+        joined = listing(User.id).join(stats, stats.c.user_id == User.id) \
+            if filters.course_id or filters.status else \
+            listing(User.id).outerjoin(stats, stats.c.user_id == User.id)
+        total = db.session.execute(select(func.count()).select_from(joined.subquery())).scalar()
     else:
-        query = query.outerjoin(stats, stats.c.user_id == User.id)
-    order = {"name": User.name, "department": EmployeeProfile.department,
-             "location": EmployeeProfile.location, "manager": Manager.name,
-             "hire_date": EmployeeProfile.hire_date,
-             "completed": func.coalesce(stats.c.completed, 0),
-             "overdue": func.coalesce(stats.c.overdue, 0),
-             "status": PostingRightsStatus.status}[sort]
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+        order = person_order[sort]
+        total = db.session.execute(people_query(organization_id, filters,
+                                                func.count(User.id))).scalar()
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
+    direction = order.desc() if descending else order.asc()
+    if not by_enrollment:
+        page_ids = listing(User.id).order_by(direction, User.id).limit(per_page).offset(
+            (page - 1) * per_page).subquery()
+        stats = per_enrollment.where(Enrollment.user_id.in_(select(page_ids.c.id))).group_by(
+            Enrollment.user_id).subquery()
+    query = listing(
+        User.id, User.name, User.email, func.coalesce(EmployeeProfile.department, ""),
+        func.coalesce(EmployeeProfile.location, ""), func.coalesce(Manager.name, ""),
+        EmployeeProfile.hire_date, func.coalesce(stats.c.enrolled, 0),
+        func.coalesce(stats.c.completed, 0), func.coalesce(stats.c.overdue, 0),
+        PostingRightsStatus.status)
+    query = query.join(stats, stats.c.user_id == User.id) \
+        if filters.course_id or filters.status else \
+        query.outerjoin(stats, stats.c.user_id == User.id)
+    if by_enrollment and sort in ("completed", "overdue"):
+        direction = func.coalesce(order, 0).desc() if descending else \
+            func.coalesce(order, 0).asc()
     rows = db.session.execute(
-        query.order_by(order.desc() if descending else order.asc(), User.id)
-        .limit(per_page).offset((page - 1) * per_page)).all()
+        query.order_by(direction, User.id).limit(per_page).offset((page - 1) * per_page)).all()
     return Page([PersonRow(*row) for row in rows], total, page, pages, sort, descending)
 
 

@@ -61,7 +61,9 @@ class Report:
 
 
 def _stream(query) -> Iterator[tuple]:
-    yield from db.session.execute(query.execution_options(yield_per=FETCH_BATCH))
+    # Core rows through the session's connection: same transaction, no ORM loading cost.
+    connection = db.session.connection()
+    yield from connection.execute(query.execution_options(yield_per=FETCH_BATCH))
 
 
 def _completion_query(organization_id: int, filters: Filters, now: datetime):
@@ -167,23 +169,33 @@ FORMATS = ("csv", "xlsx", "pdf")
 
 # -- CSV ------------------------------------------------------------------------------------
 
-def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo else value
+_TRIGGER_SET = frozenset(FORMULA_TRIGGERS)
 
 
-def _csv_cell(kind: str) -> Callable[[Any], str]:
-    def cell(value: Any) -> Any:
-        if value is None:
-            return ""
-        if isinstance(value, datetime):
-            return _as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
-        if isinstance(value, date):
-            return value.isoformat()
-        if isinstance(value, str):
-            return neutralise(value)
-        return value
+def _csv_text(value: Any) -> Any:
+    if value is None:
+        return ""
+    if value.__class__ is str:
+        return "'" + value if value and value[0] in _TRIGGER_SET else value
+    return value
 
-    return cell
+
+def _csv_datetime(value: datetime | None) -> str:
+    # Stored times are UTC (UTCDateTime): str() is ISO with a space; keep to the second.
+    return str(value.astimezone(UTC) if value.utcoffset() else value)[:19] if value else ""
+
+
+def _csv_date(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _csv_number(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _csv_cell(kind: str) -> Callable[[Any], Any]:
+    return {"datetime": _csv_datetime, "date": _csv_date, "number": _csv_number}.get(
+        kind, _csv_text)
 
 
 def csv_chunks(report: Report, organization_id: int, filters: Filters, now: datetime,
@@ -196,7 +208,7 @@ def csv_chunks(report: Report, organization_id: int, filters: Filters, now: date
     cells = [_csv_cell(c.kind) for c in report.columns]
     count = 0
     for row in report.rows(organization_id, filters, now):
-        writer.writerow([convert(value) for convert, value in zip(cells, row, strict=True)])
+        writer.writerow([convert(value) for convert, value in zip(cells, row)])  # noqa: B905
         count += 1
         if count % rows_per_chunk == 0:
             yield buffer.getvalue().encode("utf-8")
@@ -206,6 +218,19 @@ def csv_chunks(report: Report, organization_id: int, filters: Filters, now: date
 
 
 # -- XLSX -----------------------------------------------------------------------------------
+
+EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
+EXCEL_EPOCH_ORDINAL = date(1899, 12, 30).toordinal()
+
+
+def excel_serial(value: date | datetime) -> float:
+    """Excel's day number (1900 date system): a real date once given a date format."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return (value - EXCEL_EPOCH).total_seconds() / 86400
+    return float(value.toordinal() - EXCEL_EPOCH_ORDINAL)
+
 
 def write_xlsx(report: Report, organization_id: int, filters: Filters, now: datetime,
                target: str) -> int:
@@ -223,24 +248,31 @@ def write_xlsx(report: Report, organization_id: int, filters: Filters, now: date
         sheet.set_column(index, index, column.width)
         sheet.write_string(0, index, column.header, bold)
     sheet.freeze_panes(1, 0)
-    write_string, write_datetime, write_number = (sheet.write_string, sheet.write_datetime,
-                                                  sheet.write_number)
+    write_string, write_number = sheet.write_string, sheet.write_number
+
+    def text(row: int, col: int, value: Any) -> None:
+        value = value if value.__class__ is str else str(value)
+        write_string(row, col, "'" + value if value and value[0] in _TRIGGER_SET else value)
+
+    def number(row: int, col: int, value: Any) -> None:
+        if value.__class__ is bool:
+            write_string(row, col, "Yes" if value else "No")
+        else:
+            write_number(row, col, value)
+
+    def dated(fmt):
+        def write(row: int, col: int, value: date | datetime) -> None:
+            write_number(row, col, excel_serial(value), fmt)
+
+        return write
+
+    writers = [dated(formats[c.kind]) if c.kind in formats else
+               number if c.kind == "number" else text for c in report.columns]
     row_number = 0
     for row_number, row in enumerate(report.rows(organization_id, filters, now), start=1):
         for col, value in enumerate(row):
-            if value is None:
-                continue
-            if isinstance(value, datetime):
-                write_datetime(row_number, col, _as_utc(value).replace(tzinfo=None),
-                               formats["datetime"])
-            elif isinstance(value, date):
-                write_datetime(row_number, col, value, formats["date"])
-            elif isinstance(value, bool):
-                write_string(row_number, col, "Yes" if value else "No")
-            elif isinstance(value, int | float):
-                write_number(row_number, col, value)
-            else:
-                write_string(row_number, col, neutralise(str(value)))
+            if value is not None and value != "":
+                writers[col](row_number, col, value)
     sheet.autofilter(0, 0, max(row_number, 1), len(report.columns) - 1)
     workbook.close()
     return row_number

@@ -59,9 +59,12 @@ def dashboard_charts(summary: dashboard.Summary, trend: dashboard.Trend,
             ("Overdue", summary.overdue)]),
         "rights": charts.bar_chart("chart-rights", "Posting rights", [
             (rights.STATUS_LABELS[s], n) for s, n in summary.rights.items()]),
-        "trend": charts.line_chart("chart-trend", "Completion rate and overdue, by week",
-                                   trend.labels, [("Completion rate (%)", trend.completion_rate),
-                                                  ("Overdue", trend.overdue)]),
+        # Two charts, not one: a percentage and a head count do not share an axis.
+        "trend": charts.line_chart("chart-trend", "Completion rate by week", trend.labels,
+                                   [("Completion rate", trend.completion_rate)], unit="%",
+                                   maximum=100),
+        "overdue_trend": charts.line_chart("chart-overdue-trend", "Overdue enrolments by week",
+                                           trend.labels, [("Overdue", trend.overdue)]),
     }
     if len(snapshots) >= 2:
         result["rights_trend"] = charts.line_chart(

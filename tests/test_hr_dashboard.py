@@ -188,3 +188,34 @@ def test_every_hr_page_requires_the_hr_role(app, client, auth, make):
         auth.logout()
     for url in pages:
         assert client.get(url).status_code == 302, url  # to the sign-in page
+
+
+def test_trend_matches_counting_enrolments_at_each_weekly_point(app, make):
+    """The grouped-by-week query agrees with counting state at each point by hand."""
+    from hr import dashboard
+
+    org, _, course = hr_org(make)
+    make.rule(org, course, "everyone", due_days=14)
+    make.roster(org, [{"email": f"t{i}@acme.test", "name": f"Trend {i}"} for i in range(12)])
+    now = datetime.now(UTC)
+    with app.app_context():
+        enrollments = list(db.session.execute(
+            select(Enrollment).where(Enrollment.organization_id == org.id)).scalars())
+        for i, enrollment in enumerate(enrollments):
+            enrollment.enrolled_at = now - timedelta(days=80 - 6 * i)
+            enrollment.due_at = enrollment.enrolled_at + timedelta(days=14)
+            enrollment.completed_at = (enrollment.enrolled_at + timedelta(days=3 * (i % 7))
+                                       if i % 3 else None)
+        db.session.commit()
+        result = dashboard.trend(org.id, dashboard.Filters(), now)
+        rows = [(e.enrolled_at, e.due_at, e.completed_at) for e in enrollments]
+    for i, label in enumerate(result.labels):
+        t = now - timedelta(weeks=11 - i)
+        enrolled = sum(1 for e, _, _ in rows if e < t)
+        completed = sum(1 for _, _, c in rows if c is not None and c < t)
+        overdue = sum(1 for _, d, c in rows if d < t and (c is None or c >= t))
+        assert result.completed[i] == completed, label
+        assert result.overdue[i] == overdue, label
+        expected_rate = round(100.0 * completed / enrolled, 1) if enrolled else 0
+        assert result.completion_rate[i] == expected_rate, label
+    assert max(result.overdue) > 0 and result.completed[-1] > result.completed[0]
