@@ -138,6 +138,15 @@ def enrollments_query(organization_id: int, filters: Filters, now: datetime, *co
 
 
 @dataclass
+class Trend:
+    labels: list[str]
+    completion_rate: list[float]
+    overdue: list[int]
+    completed: list[int]
+    enrolled: list[int] = field(default_factory=list)
+
+
+@dataclass
 class Summary:
     enrollments: int
     completed: int
@@ -153,14 +162,20 @@ class Summary:
         return 100.0 * self.completed / self.enrollments if self.enrollments else 0.0
 
 
-def summary(organization_id: int, filters: Filters, now: datetime | None = None) -> Summary:
+def summary(organization_id: int, filters: Filters, now: datetime | None = None,
+            trend: Trend | None = None) -> Summary:
+    """Headline numbers. Given the ``trend`` for the same filters and moment (and no status
+    filter, which the trend ignores), its last point is "now" and saves a second scan."""
     now = now or utcnow()
-    completed = func.sum(case((Enrollment.completed_at.is_not(None), 1), else_=0))
-    overdue = func.sum(case((status_condition("overdue", now), 1), else_=0))
-    total, done, late = db.session.execute(
-        enrollments_query(organization_id, filters, now, func.count(Enrollment.id), completed,
-                          overdue)).one()
-    total, done, late = int(total or 0), int(done or 0), int(late or 0)
+    if trend is not None and not filters.status and trend.enrolled:
+        total, done, late = trend.enrolled[-1], trend.completed[-1], trend.overdue[-1]
+    else:
+        completed = func.sum(case((Enrollment.completed_at.is_not(None), 1), else_=0))
+        overdue = func.sum(case((status_condition("overdue", now), 1), else_=0))
+        total, done, late = db.session.execute(
+            enrollments_query(organization_id, filters, now, func.count(Enrollment.id),
+                              completed, overdue)).one()
+        total, done, late = int(total or 0), int(done or 0), int(late or 0)
     expiring = people_query(organization_id, filters, func.count(Certificate.id)).join(
         Certificate, and_(Certificate.user_id == User.id,
                           Certificate.organization_id == organization_id)).where(
@@ -178,14 +193,6 @@ def summary(organization_id: int, filters: Filters, now: datetime | None = None)
                    {s: int(rights_counts.get(s, 0)) for s in rights.STATUSES
                     if rights_counts.get(s) or s in ("eligible", "in_training", "not_started")},
                    None)
-
-
-@dataclass
-class Trend:
-    labels: list[str]
-    completion_rate: list[float]
-    overdue: list[int]
-    completed: list[int]
 
 
 WEEK_ORIGIN_OFFSET = 10_000  # weeks before "now": every stored time is after it
@@ -234,6 +241,7 @@ def trend(organization_id: int, filters: Filters, now: datetime | None = None,
                                       if enrolled_by else 0)
         result.completed.append(completed_by)
         result.overdue.append(overdue)
+        result.enrolled.append(enrolled_by)
     return result
 
 

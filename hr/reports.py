@@ -182,7 +182,9 @@ def _csv_text(value: Any) -> Any:
 
 def _csv_datetime(value: datetime | None) -> str:
     # Stored times are UTC (UTCDateTime): str() is ISO with a space; keep to the second.
-    return str(value.astimezone(UTC) if value.utcoffset() else value)[:19] if value else ""
+    if not value:
+        return ""
+    return (value.astimezone(UTC) if value.utcoffset() else value).isoformat(" ", "seconds")[:19]
 
 
 def _csv_date(value: date | None) -> str:
@@ -198,6 +200,29 @@ def _csv_cell(kind: str) -> Callable[[Any], Any]:
         kind, _csv_text)
 
 
+def csv_row_converter(columns: tuple[Column, ...]) -> Callable[[tuple], list]:
+    """A row to CSV cells: times to text, text neutralised; None, numbers and dates as they
+    are (the csv module writes None as empty and a date as YYYY-MM-DD). Per column kind
+    rather than per cell, because this runs for every row of a 300,000-row report."""
+    texts = [i for i, c in enumerate(columns) if c.kind == "text"]
+    times = [i for i, c in enumerate(columns) if c.kind == "datetime"]
+    triggers = _TRIGGER_SET
+
+    def convert(row: tuple) -> list:
+        cells = list(row)
+        for i in times:
+            value = cells[i]
+            if value is not None:
+                cells[i] = _csv_datetime(value)
+        for i in texts:
+            value = cells[i]
+            if value and value.__class__ is str and value[0] in triggers:
+                cells[i] = "'" + value
+        return cells
+
+    return convert
+
+
 def csv_chunks(report: Report, organization_id: int, filters: Filters, now: datetime,
                rows_per_chunk: int = 1000) -> Iterator[bytes]:
     """The CSV in chunks of bytes: memory stays flat whatever the row count."""
@@ -205,10 +230,11 @@ def csv_chunks(report: Report, organization_id: int, filters: Filters, now: date
     writer = csv.writer(buffer)
     buffer.write(BOM)
     writer.writerow([c.header for c in report.columns])
-    cells = [_csv_cell(c.kind) for c in report.columns]
+    convert = csv_row_converter(report.columns)
+    writerow = writer.writerow
     count = 0
     for row in report.rows(organization_id, filters, now):
-        writer.writerow([convert(value) for convert, value in zip(cells, row)])  # noqa: B905
+        writerow(convert(row))
         count += 1
         if count % rows_per_chunk == 0:
             yield buffer.getvalue().encode("utf-8")

@@ -215,6 +215,7 @@ class _Directory:
     by_email: dict[str, User]
     by_external: dict[str, User]
     profiles: dict[int, EmployeeProfile]
+    by_id: dict[int, User]
 
 
 def _directory(organization_id: int) -> _Directory:
@@ -225,7 +226,7 @@ def _directory(organization_id: int) -> _Directory:
     ).scalars()
     return _Directory({u.email: u for u in users},
                       {u.external_id: u for u in users if u.external_id},
-                      {p.user_id: p for p in profiles})
+                      {p.user_id: p for p in profiles}, {u.id: u for u in users})
 
 
 def _match(directory: _Directory, row: RosterRow) -> User | None:
@@ -283,8 +284,8 @@ def plan(organization_id: int, records: Iterable[dict], *, first_row: int = 2,
         else:
             result.unchanged.append(row.email)
     if deactivate_missing:
-        for user_id, profile in directory.profiles.items():
-            user = profile.user
+        for user_id in directory.profiles:
+            user = directory.by_id[user_id]
             if user_id not in matched and user.active and user.email not in in_file:
                 result.deactivate.append(user.email)
     result.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column)

@@ -81,9 +81,10 @@ def home():
     org_id = _org_id()
     as_of = rights.ensure_fresh(org_id)
     db.session.commit()  # the refreshed report cache (posting-rights answers)
-    summary = dashboard.summary(org_id, filters)
+    now = utcnow()
+    trend = dashboard.trend(org_id, filters, now)
+    summary = dashboard.summary(org_id, filters, now, trend)
     summary.rights_as_of = as_of
-    trend = dashboard.trend(org_id, filters)
     snapshots = rights.snapshots(org_id)
     return render_template("hr/dashboard.html", filters=filters, summary=summary, trend=trend,
                            charts=dashboard_charts(summary, trend, snapshots),
@@ -352,8 +353,8 @@ def download(name: str, fmt: str):
                         mimetype="application/vnd.openxmlformats-officedocument."
                                  "spreadsheetml.sheet")
     rows, truncated = reports.pdf_rows(report, org_id, filters, now)
-    summary = dashboard.summary(org_id, filters, now)
     trend = dashboard.trend(org_id, filters, now)
+    summary = dashboard.summary(org_id, filters, now, trend)
     html = render_template("hr/report_pdf.html", report=report, rows=rows, truncated=truncated,
                            limit=reports.PDF_ROW_LIMIT, filters=filters, now=now,
                            summary=summary,
