@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
@@ -68,6 +69,9 @@ def test_completion_csv_is_streamed_utf8_with_bom_and_neutralises_formulas(app, 
         assert payload not in names
     sam = next(row for row in body if row[1] == "sam@acme.test")
     assert sam[6] == "2026-11-01" and sam[-1] == "In progress"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", sam[9]), sam[9]  # enrolled
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d 23:59:59", sam[10]), sam[10]  # due, end of day
+    assert sam[11] == ""  # not completed
 
 
 def test_xlsx_has_frozen_header_filters_real_dates_and_text_for_formulas(app, client, auth,
