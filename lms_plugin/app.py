@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 import advocacy
 import certificates
 import course
+import hr
 import quizzes
 from lms_plugin import cli, completions, lti
 from lms_plugin.config import configure
@@ -22,7 +23,7 @@ from lms_plugin.core.extensions import csrf, db, limiter, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 MODEL_MODULES = ("lms_plugin.core.models", "lms_plugin.core.outbox", "quizzes.models", "course.models",
-                 "certificates.models", "advocacy.models", "lms_plugin.lti.models")
+                 "certificates.models", "advocacy.models", "hr.models", "lms_plugin.lti.models")
 
 
 def load_models() -> None:
@@ -68,6 +69,7 @@ def create_app(config: dict | type | None = None) -> Flask:
     course.init_app(app)  # lessons read + quiz passed    -> course.enrollment_completed
     certificates.init_app(app)  # completion issues the PDF -> certificates.certificate_issued
     advocacy.init_app(app)  # certificates clear the employee to post
+    hr.init_app(app)  # HR watches it all: roster, rules, reminders, dashboard, reports
 
     lti.init_app(app)  # the LMS edge: launches in, grades out through the outbox
     completions.init_app(app)  # completions reported by the Open edX XBlock

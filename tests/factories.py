@@ -205,6 +205,47 @@ class Factory:
         db.session.commit()
         return registered
 
+    # -- from issue-8-hr ----------------------------------------------------------------------
+
+    @_detached
+    def roster(self, org, records: list[dict], deactivate_missing: bool = False):
+        """Import employees through the roster service (and the enrolment rules)."""
+        from hr import roster, rules
+        from lms_plugin.core.models import Organization
+
+        organization = db.session.get(Organization, org.id)
+        result = roster.apply(organization, records, deactivate_missing=deactivate_missing)
+        rules.apply_rules(org.id, result.user_ids)
+        db.session.commit()
+        return result
+
+
+    @_detached
+    def rule(self, org, course, kind: str = "new_hire", value: str = "", due_days: int = 14):
+        from course.models import Course
+        from hr import rules
+
+        return rules.add_rule(org.id, db.session.get(Course, course.id), kind, value=value,
+                              due_days=due_days)
+
+
+    @_detached
+    def certificate(self, user, course, *, issued_at=None, expires_at=None):
+        """A completed enrolment with its certificate, issued by the real service."""
+        from certificates.services import issue_certificate
+        from course.models import Course
+        from lms_plugin.core.models import User
+        from lms_plugin.core.timeutil import utcnow
+
+        enrollment = course_services.enroll(db.session.get(User, user.id),
+                                            db.session.get(Course, course.id))
+        enrollment.completed_at = issued_at or utcnow()
+        db.session.flush()
+        certificate = issue_certificate(enrollment)
+        if expires_at is not None:
+            certificate.expires_at = expires_at
+        return certificate
+
 
 def _correct_answer(question: dict) -> list[str]:
     if question["type"] == "true_false":

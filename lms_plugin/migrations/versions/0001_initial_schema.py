@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 04:45:38.795465
+Create Date: 2026-11-22 05:05:30.863683
 """
 import sqlalchemy as sa
 from alembic import op
@@ -85,6 +85,16 @@ def upgrade():
     with op.batch_alter_table('course', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_course_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('hr_daily_snapshot',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('counts', sa.JSON(), nullable=False),
+    sa.Column('taken_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_hr_daily_snapshot_organization_id_organization')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_hr_daily_snapshot')),
+    sa.UniqueConstraint('organization_id', 'day', name=op.f('uq_hr_daily_snapshot_organization_id_day'))
+    )
     op.create_table('lti_platform',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organization_id', sa.Integer(), nullable=False),
@@ -155,6 +165,20 @@ def upgrade():
     with op.batch_alter_table('quiz_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_quiz_version_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('reminder_settings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('before_due_days', sa.JSON(), nullable=False),
+    sa.Column('after_due_days', sa.JSON(), nullable=False),
+    sa.Column('escalate_after_days', sa.Integer(), nullable=True),
+    sa.Column('expiry_notice_days', sa.JSON(), nullable=False),
+    sa.Column('templates', sa.JSON(), nullable=False),
+    sa.Column('updated_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_reminder_settings_organization_id_organization')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder_settings')),
+    sa.UniqueConstraint('organization_id', name=op.f('uq_reminder_settings_organization_id'))
+    )
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organization_id', sa.Integer(), nullable=False),
@@ -285,6 +309,28 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_certificate_logo')),
     sa.UniqueConstraint('organization_id', name=op.f('uq_certificate_logo_organization_id'))
     )
+    op.create_table('employee_profile',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('department', sa.String(length=120), nullable=False),
+    sa.Column('location', sa.String(length=120), nullable=False),
+    sa.Column('manager_id', sa.Integer(), nullable=True),
+    sa.Column('hire_date', sa.Date(), nullable=True),
+    sa.Column('left_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['manager_id'], ['user.id'], name=op.f('fk_employee_profile_manager_id_user')),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_employee_profile_organization_id_organization')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_employee_profile_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_employee_profile')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_employee_profile_user_id'))
+    )
+    with op.batch_alter_table('employee_profile', schema=None) as batch_op:
+        batch_op.create_index('ix_employee_profile_org_department', ['organization_id', 'department'], unique=False)
+        batch_op.create_index('ix_employee_profile_org_location', ['organization_id', 'location'], unique=False)
+        batch_op.create_index('ix_employee_profile_org_manager', ['organization_id', 'manager_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_employee_profile_organization_id'), ['organization_id'], unique=False)
+
     op.create_table('enrollment',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organization_id', sa.Integer(), nullable=False),
@@ -305,6 +351,22 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_enrollment_course_id'), ['course_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollment_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollment_user_id'), ['user_id'], unique=False)
+
+    op.create_table('enrollment_rule',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('value', sa.String(length=120), nullable=False),
+    sa.Column('due_days', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_enrollment_rule_course_id_course')),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_enrollment_rule_organization_id_organization')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enrollment_rule'))
+    )
+    with op.batch_alter_table('enrollment_rule', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_enrollment_rule_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('lti_context',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -456,6 +518,38 @@ def upgrade():
     with op.batch_alter_table('posting_rights_state', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_posting_rights_state_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_posting_rights_state_status'), ['status'], unique=False)
+
+    op.create_table('posting_rights_status',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=40), nullable=False),
+    sa.Column('eligible', sa.Boolean(), nullable=False),
+    sa.Column('reasons', sa.Text(), nullable=False),
+    sa.Column('computed_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_posting_rights_status_organization_id_organization')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_posting_rights_status_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_posting_rights_status')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_posting_rights_status_user_id'))
+    )
+    with op.batch_alter_table('posting_rights_status', schema=None) as batch_op:
+        batch_op.create_index('ix_posting_rights_status_org_status', ['organization_id', 'status'], unique=False)
+
+    op.create_table('roster_upload',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
+    sa.Column('deactivate_missing', sa.Boolean(), nullable=False),
+    sa.Column('created_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('applied_at', lms_plugin.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_roster_upload_organization_id_organization')),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['user.id'], name=op.f('fk_roster_upload_uploaded_by_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_roster_upload'))
+    )
+    with op.batch_alter_table('roster_upload', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_roster_upload_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('suspension',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -696,6 +790,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_suspension_organization_id'))
 
     op.drop_table('suspension')
+    with op.batch_alter_table('roster_upload', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_roster_upload_organization_id'))
+
+    op.drop_table('roster_upload')
+    with op.batch_alter_table('posting_rights_status', schema=None) as batch_op:
+        batch_op.drop_index('ix_posting_rights_status_org_status')
+
+    op.drop_table('posting_rights_status')
     with op.batch_alter_table('posting_rights_state', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_posting_rights_state_status'))
         batch_op.drop_index(batch_op.f('ix_posting_rights_state_organization_id'))
@@ -732,12 +834,23 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_lti_context_organization_id'))
 
     op.drop_table('lti_context')
+    with op.batch_alter_table('enrollment_rule', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_enrollment_rule_organization_id'))
+
+    op.drop_table('enrollment_rule')
     with op.batch_alter_table('enrollment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enrollment_user_id'))
         batch_op.drop_index(batch_op.f('ix_enrollment_organization_id'))
         batch_op.drop_index(batch_op.f('ix_enrollment_course_id'))
 
     op.drop_table('enrollment')
+    with op.batch_alter_table('employee_profile', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_employee_profile_organization_id'))
+        batch_op.drop_index('ix_employee_profile_org_manager')
+        batch_op.drop_index('ix_employee_profile_org_location')
+        batch_op.drop_index('ix_employee_profile_org_department')
+
+    op.drop_table('employee_profile')
     op.drop_table('certificate_logo')
     with op.batch_alter_table('bank_question', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bank_question_organization_id'))
@@ -767,6 +880,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_email'))
 
     op.drop_table('user')
+    op.drop_table('reminder_settings')
     with op.batch_alter_table('quiz_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quiz_version_organization_id'))
 
@@ -784,6 +898,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_lti_platform_organization_id'))
 
     op.drop_table('lti_platform')
+    op.drop_table('hr_daily_snapshot')
     with op.batch_alter_table('course', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_course_organization_id'))
 
