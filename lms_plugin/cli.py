@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
@@ -59,6 +61,11 @@ def seed_demo() -> list[str]:
         slugs.append(module.slug)
         if created:
             lines.append(f"imported {module.slug} (version {version.number})")
+    if course_services.current_policy(org.id) is None:
+        text = (Path(__file__).parent / "demo" / "policy.md").read_text(encoding="utf-8")
+        course_services.publish_policy(org, "Northwind social media policy", text,
+                                       min_read_seconds=20, acknowledge_within_days=14)
+        lines.append("published the demo social media policy")
     if slugs:
         course = course_services.create_course(
             org, ONBOARDING, "Social media onboarding", slugs,
