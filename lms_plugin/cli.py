@@ -155,14 +155,26 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("sweep")
     @click.option("--all", "everyone", is_flag=True,
-                  help="Recompute everyone (once after installing or upgrading).")
-    def sweep_command(everyone: bool) -> None:
-        """Find posting rights that time alone changed (expiries). Run it from cron."""
-        from advocacy import services as advocacy_services
+                  help="Recompute everyone's posting rights (once after installing or upgrading).")
+    @click.pass_context
+    def sweep_command(ctx: click.Context, everyone: bool) -> None:
+        """The periodic pass, in flow order; run it from cron (hourly is plenty).
 
+        Certificates first (retraining deadlines, re-enrolment before expiry), then posting
+        rights that time alone changed (expiries, announced to webhooks), then HR's daily work
+        (enrolment rules, reminders, dashboard counts and snapshot).
+        """
+        from advocacy import services as advocacy_services
+        from certificates import services as certificate_services
+        from hr.cli import sweep_command as hr_sweep
+
+        for line in certificate_services.sweep().lines():
+            click.echo(f"certificates: {line}")
+        db.session.commit()
         counts = advocacy_services.sweep(everyone=everyone)
         db.session.commit()
-        click.echo(f"checked {counts['checked']}, changed {counts['changed']}")
+        click.echo(f"posting rights: checked {counts['checked']}, changed {counts['changed']}")
+        ctx.invoke(hr_sweep, org_slug=None)
 
 
 def _create_app():

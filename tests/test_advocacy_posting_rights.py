@@ -167,8 +167,8 @@ def test_expiry_is_found_by_the_sweep_and_announced_once(app, make, runner):
     assert rights(app, person).status == "expired"
     assert "has expired: retake the course" in rights(app, person).reasons[0]
     assert transitions(app, person) == ["posting_rights.granted", "posting_rights.expired"]
-    assert runner.invoke(args=["sweep"]).output.strip() == "checked 0, changed 0"
-    assert runner.invoke(args=["sweep", "--all"]).output.strip() == "checked 1, changed 0"
+    assert "posting rights: checked 0, changed 0" in runner.invoke(args=["sweep"]).output
+    assert "posting rights: checked 1, changed 0" in runner.invoke(args=["sweep", "--all"]).output
     assert [e["type"] for e in queued_events(app)] == ["posting_rights.expired"]
 
 
