@@ -68,9 +68,20 @@ def test_hostile_text_is_escaped_and_never_fetched(monkeypatch, field, hostile):
                                    "red; background: url(http://169.254.169.254/)",
                                    "#12345", "#1234567", "}"])
 def test_colours_other_than_hex_fall_back_to_the_defaults(color):
-    html = pdf.render_html(content(primary_color=color, accent_color=color))
+    hostile = content(primary_color=color, accent_color=color)
+    html = pdf.render_html(hostile)
     assert "169.254" not in html and "passwd" not in html
-    assert f"--primary: {pdf.DEFAULT_COLORS['primary']}" in html
+    # The colours are written into the stylesheet only after this check.
+    assert pdf._colors(hostile) == (pdf.DEFAULT_COLORS["primary"], pdf.DEFAULT_COLORS["accent"])
+
+
+def test_valid_colours_are_drawn_on_the_certificate():
+    branded = content(primary_color="#FF0000", accent_color="#00ff00")
+    assert pdf._colors(branded) == ("#ff0000", "#00ff00")
+    page = PdfReader(io.BytesIO(pdf.render_pdf(branded))).pages[0]
+    drawing = page.get_contents().get_data()
+    assert b"1 0 0 RG" in drawing or b"1 0 0 rg" in drawing  # primary: frame and title
+    assert b"0 1 0 RG" in drawing or b"0 1 0 rg" in drawing  # accent: rules and seal
 
 
 @pytest.mark.parametrize("logo", ["file:///etc/passwd", "http://169.254.169.254/logo.png",
@@ -94,7 +105,7 @@ def test_fetcher_refuses_anything_outside_the_static_folder(url):
 def test_fetcher_serves_the_certificate_stylesheet():
     response = pdf.StaticOnlyFetcher().fetch((pdf.STATIC / "certificate.css").as_uri())
     try:
-        assert b".frame" in response.read()
+        assert b"@page" in response.read()
     finally:
         response.close()
 
@@ -225,3 +236,36 @@ def test_only_admins_change_the_design(client, auth, make):
     auth.login(hr.email)
     assert client.get("/certificates/branding").status_code == 403
     assert client.get("/certificates/branding/preview.pdf").status_code == 403
+
+
+def test_control_characters_are_dropped_and_the_certificate_still_renders():
+    hostile = content(holder_name="Sam\x00 \x1bOka\x08for\ufffe",
+                      organization_name="Acme\x0c Ltd")
+    html = pdf.render_html(hostile)
+    assert "\x00" not in html and "\x1b" not in html and "\ufffe" not in html
+    text = PdfReader(io.BytesIO(pdf.render_pdf(hostile))).pages[0].extract_text()
+    assert "Sam Okafor" in text and "ACME LTD" in text
+
+
+def test_markup_the_xml_parser_refuses_still_renders_through_the_html5_parser():
+    # The fast path parses the template as XML; anything else takes WeasyPrint's parser.
+    document = pdf._CertificateHTML("<!doctype html><p>Issued<br>to Sam & co", pdf._fetcher())
+    text = PdfReader(io.BytesIO(document.write_pdf())).pages[0].extract_text()
+    assert "Issued" in text and "to Sam & co" in text
+
+
+def test_fast_xml_parse_gives_the_same_pdf_text_as_the_html5_parser():
+    certificate = content(holder_name="Zoë Ångström-Okafor", course_title="Posting & you")
+    xhtml = pdf.render_html(certificate)
+    fast = pdf._CertificateHTML(xhtml, pdf._fetcher())
+    slow = pdf.HTML(string=xhtml, base_url=pdf.BASE_URL, url_fetcher=pdf._fetcher())
+    slow._ua_stylesheets = fast._ua_stylesheets  # same user-agent sheet, only the parser differs
+    texts = []
+    for document in (fast, slow):
+        data = document.write_pdf(stylesheets=[pdf._stylesheet("A4", *pdf._colors(certificate))],
+                                  font_config=pdf._font_config(), pdf_tags=True)
+        reader = PdfReader(io.BytesIO(data))
+        metadata = reader.metadata
+        texts.append((reader.pages[0].extract_text(), metadata.title, metadata.author))
+    assert texts[0] == texts[1]
+    assert "Zoë Ångström-Okafor" in texts[0][0] and "Posting & you" in texts[0][0]
