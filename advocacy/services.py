@@ -8,11 +8,17 @@ writes the audit entry and the webhook outbox messages in the caller's transacti
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import Flask, current_app
 from sqlalchemy import and_, bindparam, event, exists, func, or_, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, lazyload
 
 from certificates.models import Certificate
@@ -293,6 +299,127 @@ def find_employees(organization_id: int, identifiers: list[str]) -> dict[str, Us
         if user is not None:
             found[identifier] = user
     return found
+
+
+# -- the eligibility API's brief answer cache -------------------------------------------------
+# Advocacy platforms ask about the same people again and again (before every post). The API
+# keeps ``posting_rights_for``'s answer for a few seconds: the rule is still only computed
+# there. Any write committed (or flushed) in this process forgets every answer at once, so a
+# suspension, a revoked certificate, a new policy or a new certificate is seen by the next
+# request here; other processes see it within RIGHTS_CACHE_SECONDS, and so does what time
+# alone changes (a certificate expiring).
+
+#: Seconds an answer may be reused (app config RIGHTS_CACHE_SECONDS; 0 turns caching off).
+RIGHTS_CACHE_SECONDS = 2.0
+RIGHTS_CACHE_SIZE = 10_000
+
+_write_generation = itertools.count(1)
+_generation = 0
+_generation_lock = threading.Lock()
+_BEGUN_AT = "advocacy_rights_generation"
+
+
+def _bump_generation(*_args: object, **_kwargs: object) -> None:
+    """A write happened somewhere in this process: answers read before it are stale."""
+    global _generation
+    with _generation_lock:
+        _generation = next(_write_generation)
+
+
+def _note_transaction_begin(session: Session, transaction, connection) -> None:
+    # What this transaction reads may be as old as its start (SQLite snapshots there), so an
+    # answer computed in it is stamped with the generation current when it began.
+    session.info.setdefault(_BEGUN_AT, _generation)
+
+
+def _forget_transaction_begin(session: Session, *_args: object) -> None:
+    session.info.pop(_BEGUN_AT, None)
+
+
+def _bump_if_written(session: Session, flush_context) -> None:
+    _bump_generation()
+
+
+class RightsCache:
+    """(organisation id, identifier as sent) -> the answer, for ``ttl`` seconds, LRU-bounded.
+
+    An entry is only served while no write has happened in this process since the
+    transaction that computed it began (the generation), and while it is younger than ``ttl``.
+    """
+
+    def __init__(self, ttl: float = RIGHTS_CACHE_SECONDS, size: int = RIGHTS_CACHE_SIZE):
+        self.ttl, self.size = ttl, size
+        self._entries: OrderedDict[tuple[int, str], tuple[float, int, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, organization_id: int, identifier: str) -> dict | None:
+        key = (organization_id, identifier)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None:
+                return None
+            stored_at, generation, answer = hit
+            if generation != _generation or time.monotonic() - stored_at >= self.ttl:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return answer
+
+    def put(self, organization_id: int, identifier: str, generation: int, answer: dict) -> None:
+        if self.ttl <= 0 or self.size <= 0 or generation != _generation:
+            return
+        key = (organization_id, identifier)
+        with self._lock:
+            self._entries[key] = (time.monotonic(), generation, answer)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def rights_cache(app: Flask | None = None) -> RightsCache:
+    """This application's answer cache (one per app, so test apps never share answers)."""
+    app = app or current_app
+    cache = app.extensions.get("advocacy_rights_cache")
+    if cache is None:
+        cache = app.extensions["advocacy_rights_cache"] = RightsCache(
+            float(app.config.get("RIGHTS_CACHE_SECONDS", RIGHTS_CACHE_SECONDS))
+        )
+    return cache
+
+
+def posting_rights_json(organization_id: int, identifier: str) -> dict | None:
+    """The API's answer for one identifier in ``organization_id`` (None: no such employee),
+    from ``posting_rights_for``, reused for at most RIGHTS_CACHE_SECONDS."""
+    cache = rights_cache()
+    answer = cache.get(organization_id, identifier)
+    if answer is not None:
+        return answer
+    user = find_employee(organization_id, identifier)
+    if user is None:
+        return None
+    answer = posting_rights_for(user).as_json()
+    session = db.session()
+    cache.put(organization_id, identifier, session.info.get(_BEGUN_AT, -1), answer)
+    return answer
+
+
+def connect_rights_cache() -> None:
+    for target, name, fn in (
+        (Engine, "commit", _bump_generation),
+        (Session, "after_flush", _bump_if_written),
+        (Session, "after_commit", _bump_generation),
+        (Session, "after_begin", _note_transaction_begin),
+        (Session, "after_transaction_end", _forget_transaction_begin),
+    ):
+        if not event.contains(target, name, fn):
+            event.listen(target, name, fn)
 
 
 # -- transitions --------------------------------------------------------------------------
