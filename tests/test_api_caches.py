@@ -229,3 +229,30 @@ def test_the_answer_cache_is_bounded_expires_and_drops_answers_older_than_a_writ
 def _key_id(app) -> int:
     with app.app_context():
         return db.session.execute(select(ApiKey.id)).scalar_one()
+
+
+def test_the_api_path_gives_the_rule_the_same_facts_as_the_orm_user(app, make, cleared):
+    org, course, person, _ = cleared
+    hr = make.user(org, "hr@acme.test", roles=(Role.ADMIN,))
+    learner = make.user(org, "lee@acme.test", external_id="L-1")
+    make.enrollment(learner, course)
+    make.user(org, "gone@acme.test", active=False)
+    with app.app_context():
+        services.suspend(
+            db.session.get(User, person.id), "Pending review", by=db.session.get(User, hr.id)
+        )
+        db.session.commit()
+        seen = set()
+        for identifier in ("sam@acme.test", "L-1", "gone@acme.test", "HR@acme.test"):
+            employee = services.find_employee_facts(org.id, identifier)
+            user = services.find_employee(org.id, identifier)
+            assert employee == (user.id, user.organization_id, user.active)
+            by_facts, by_user = (
+                services.posting_rights_for(employee),
+                services.posting_rights_for(user),
+            )
+            assert by_facts == by_user
+            seen.add(by_facts.status)
+        assert services.find_employee_facts(org.id, "nobody@acme.test") is None
+        assert services.find_employee_facts(org.id, "  ") is None
+    assert seen == {"suspended", "in_training", "not_started"}
