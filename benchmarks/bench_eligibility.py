@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 REQUESTS = 3000
+ROUNDS = 3
 CONNECTIONS = 4
 WARMUP = 200
 TARGET = 0.60
@@ -139,6 +140,7 @@ def _load(port: int, path: str | list[str], headers: dict, total: int) -> float:
 
 
 def run() -> list[str]:
+    round_ratios: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as folder:
         database_url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         key, email = _seed(database_url)
@@ -178,18 +180,34 @@ def run() -> list[str]:
             _wait_ready(port, server)
             bearer = {"Authorization": f"Bearer {key}"}
             eligibility = f"/api/v1/posting-rights/{email}"
+            spellings = _spellings(email, WARMUP + REQUESTS)
+            uncached_paths = [f"/api/v1/posting-rights/{e}" for e in spellings]
             _load(port, "/healthz", {}, WARMUP)
             _load(port, eligibility, bearer, WARMUP)
-            healthz = _load(port, "/healthz", {}, REQUESTS)
-            rights = _load(port, eligibility, bearer, REQUESTS)
-            # Every request a spelling not asked before in this run: no answer cache hits.
-            spellings = _spellings(email, WARMUP + REQUESTS)
-            _load(port, [f"/api/v1/posting-rights/{e}" for e in spellings[:WARMUP]], bearer, WARMUP)
-            uncached = _load(
-                port, [f"/api/v1/posting-rights/{e}" for e in spellings[WARMUP:]], bearer, REQUESTS
+            _load(port, uncached_paths[:WARMUP], bearer, WARMUP)
+            # Interleaved rounds: the machine is shared, and a load change between two long
+            # runs would otherwise show up as a ratio. Each round measures all four in turn.
+            per_round = REQUESTS // ROUNDS
+            seconds = dict.fromkeys(("healthz", "rights", "uncached", "auth"), 0.0)
+            for n in range(ROUNDS):
+                # Every uncached request a spelling not asked before in this run.
+                fresh = uncached_paths[WARMUP + n * per_round : WARMUP + (n + 1) * per_round]
+                rates = {
+                    "healthz": _load(port, "/healthz", {}, per_round),
+                    "rights": _load(port, eligibility, bearer, per_round),
+                    "uncached": _load(port, fresh, bearer, per_round),
+                    # Diagnostic: key authentication plus one small query.
+                    "auth": _load(port, "/api/v1/webhooks", bearer, per_round),
+                }
+                for name, rate in rates.items():
+                    seconds[name] += per_round / rate
+                round_ratios.append(
+                    (rates["rights"] / rates["healthz"], rates["uncached"] / rates["healthz"])
+                )
+            total = per_round * ROUNDS
+            healthz, rights, uncached, auth_only = (
+                total / seconds[name] for name in ("healthz", "rights", "uncached", "auth")
             )
-            # Diagnostic: key authentication plus one small query, to show where time goes.
-            auth_only = _load(port, "/api/v1/webhooks", bearer, REQUESTS)
         finally:
             server.terminate()
             try:
@@ -206,14 +224,17 @@ def run() -> list[str]:
     uncached_verdict = "meets" if uncached_ratio >= TARGET else "misses"
     return [
         f"gunicorn 2 workers x 2 threads (gthread), {CONNECTIONS} keep-alive connections, "
-        f"{REQUESTS} requests each after {WARMUP} warm-up, SQLite, loopback; "
+        f"{REQUESTS} requests each after {WARMUP} warm-up, in {ROUNDS} interleaved rounds, "
+        f"SQLite, loopback; "
         f"answer cache {RIGHTS_CACHE_SECONDS:g} s, key cache {API_KEY_CACHE_SECONDS:g} s",
         f"/healthz {healthz:,.0f} req/s (baseline)",
         f"GET /api/v1/posting-rights/<email> (same employee, answer cache) {rights:,.0f} req/s, "
-        f"{ratio:.0%} of the baseline ({verdict} the {TARGET:.0%} target)",
+        f"{ratio:.0%} of the baseline ({verdict} the {TARGET:.0%} target; rounds "
+        f"{', '.join(f'{r[0]:.0%}' for r in round_ratios)})",
         f"GET /api/v1/posting-rights/<email> (a new spelling each request: the rule runs every "
         f"time) {uncached:,.0f} req/s, {uncached_ratio:.0%} of the baseline "
-        f"({uncached_verdict} {TARGET:.0%})",
+        f"({uncached_verdict} {TARGET:.0%}; rounds "
+        f"{', '.join(f'{r[1]:.0%}' for r in round_ratios)})",
         f"diagnostic: GET /api/v1/webhooks (key check + 1 query) {auth_only:,.0f} req/s, "
         f"{auth_only / healthz:.0%} of the baseline",
     ]
