@@ -208,12 +208,12 @@ def _json_body() -> dict:
 )
 @api_key_required(Scope.RIGHTS_READ)
 def posting_rights(identifier: str):
-    user = services.find_employee(g.api_org_id, identifier)
-    if user is None:
+    answer = services.posting_rights_json(g.api_org_id, identifier)
+    if answer is None:
         raise ApiError(
             404, "not_found", "No employee with this e-mail or external id.", field="identifier"
         )
-    return jsonify({"identifier": identifier, **services.posting_rights_for(user).as_json()})
+    return jsonify({"identifier": identifier, **answer})
 
 
 @bp.post("/posting-rights:batch")

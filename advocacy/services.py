@@ -8,11 +8,18 @@ writes the audit entry and the webhook outbox messages in the caller's transacti
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
+from flask import Flask, current_app
 from sqlalchemy import and_, bindparam, event, exists, func, or_, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, lazyload
 
 from certificates.models import Certificate
@@ -79,7 +86,7 @@ def open_suspension(user: User) -> Suspension | None:
     ).scalar_one_or_none()
 
 
-def approved_probation_shares(user: User) -> int:
+def approved_probation_shares(user: User | Employee) -> int:
     return db.session.execute(
         select(func.count(Share.id)).where(
             Share.user_id == user.id, Share.during_probation.is_(True), Share.status == "approved"
@@ -143,12 +150,30 @@ def _facts_statements():
 _FACTS_ROW, _FACTS_COURSES = _facts_statements()
 
 
-def _facts(user: User):
+class Employee(NamedTuple):
+    """The three facts about the account itself that the rule reads (the API loads only these)."""
+
+    id: int
+    organization_id: int
+    active: bool
+
+
+def _read_connection():
+    """The session's connection for plain column reads: no ORM result machinery (measurably
+    cheaper on the hot API path), after the autoflush the session would have done itself."""
+    session = db.session()
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session.connection()
+
+
+def _facts(user: User | Employee):
     """Everything the rule reads, in two indexed queries (the eligibility API is hot)."""
     params = {"user_id": user.id, "org_id": user.organization_id}
+    connection = _read_connection()
     return (
-        db.session.execute(_FACTS_ROW, params).one(),
-        db.session.execute(_FACTS_COURSES, params).all(),
+        connection.execute(_FACTS_ROW, params).one(),
+        connection.execute(_FACTS_COURSES, params).all(),
     )
 
 
@@ -161,7 +186,7 @@ def _certificate_status(revoked_at, expires_at, now: datetime) -> str:
     return "valid"
 
 
-def posting_rights_for(user: User, now: datetime | None = None) -> PostingRights:
+def posting_rights_for(user: User | Employee, now: datetime | None = None) -> PostingRights:
     """The rule: active, every required course certified and valid, policy acknowledged,
     no suspension in force; then, if the organisation asks for it, a probation period."""
     now = now or utcnow()
@@ -252,18 +277,41 @@ _FIND_EMPLOYEE = (
 )
 
 
+_FIND_EMPLOYEE_FACTS = (
+    select(User.id, User.organization_id, User.active)
+    .where(
+        User.organization_id == bindparam("org_id"),
+        or_(User.email == bindparam("email"), User.external_id == bindparam("identifier")),
+    )
+    .order_by(User.id)
+    .limit(1)
+)
+
+
+def _identifier_params(organization_id: int, identifier: str) -> dict:
+    return {"org_id": organization_id, "email": identifier.lower(), "identifier": identifier}
+
+
+def find_employee_facts(organization_id: int, identifier: str) -> Employee | None:
+    """``find_employee`` for the hot API path: the same match, only the columns the rule reads."""
+    identifier = identifier.strip()
+    if not identifier:
+        return None
+    row = (
+        _read_connection()
+        .execute(_FIND_EMPLOYEE_FACTS, _identifier_params(organization_id, identifier))
+        .one_or_none()
+    )
+    return Employee(*row) if row is not None else None
+
+
 def find_employee(organization_id: int, identifier: str) -> User | None:
     """By e-mail or external id, only within ``organization_id``."""
     identifier = identifier.strip()
     if not identifier:
         return None
     return db.session.execute(
-        _FIND_EMPLOYEE,
-        {
-            "org_id": organization_id,
-            "email": identifier.lower(),
-            "identifier": identifier,
-        },
+        _FIND_EMPLOYEE, _identifier_params(organization_id, identifier)
     ).scalar_one_or_none()
 
 
@@ -293,6 +341,127 @@ def find_employees(organization_id: int, identifiers: list[str]) -> dict[str, Us
         if user is not None:
             found[identifier] = user
     return found
+
+
+# -- the eligibility API's brief answer cache -------------------------------------------------
+# Advocacy platforms ask about the same people again and again (before every post). The API
+# keeps ``posting_rights_for``'s answer for a few seconds: the rule is still only computed
+# there. Any write committed (or flushed) in this process forgets every answer at once, so a
+# suspension, a revoked certificate, a new policy or a new certificate is seen by the next
+# request here; other processes see it within RIGHTS_CACHE_SECONDS, and so does what time
+# alone changes (a certificate expiring).
+
+#: Seconds an answer may be reused (app config RIGHTS_CACHE_SECONDS; 0 turns caching off).
+RIGHTS_CACHE_SECONDS = 2.0
+RIGHTS_CACHE_SIZE = 10_000
+
+_write_generation = itertools.count(1)
+_generation = 0
+_generation_lock = threading.Lock()
+_BEGUN_AT = "advocacy_rights_generation"
+
+
+def _bump_generation(*_args: object, **_kwargs: object) -> None:
+    """A write happened somewhere in this process: answers read before it are stale."""
+    global _generation
+    with _generation_lock:
+        _generation = next(_write_generation)
+
+
+def _note_transaction_begin(session: Session, transaction, connection) -> None:
+    # What this transaction reads may be as old as its start (SQLite snapshots there), so an
+    # answer computed in it is stamped with the generation current when it began.
+    session.info.setdefault(_BEGUN_AT, _generation)
+
+
+def _forget_transaction_begin(session: Session, *_args: object) -> None:
+    session.info.pop(_BEGUN_AT, None)
+
+
+def _bump_if_written(session: Session, flush_context) -> None:
+    _bump_generation()
+
+
+class RightsCache:
+    """(organisation id, identifier as sent) -> the answer, for ``ttl`` seconds, LRU-bounded.
+
+    An entry is only served while no write has happened in this process since the
+    transaction that computed it began (the generation), and while it is younger than ``ttl``.
+    """
+
+    def __init__(self, ttl: float = RIGHTS_CACHE_SECONDS, size: int = RIGHTS_CACHE_SIZE):
+        self.ttl, self.size = ttl, size
+        self._entries: OrderedDict[tuple[int, str], tuple[float, int, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, organization_id: int, identifier: str) -> dict | None:
+        key = (organization_id, identifier)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None:
+                return None
+            stored_at, generation, answer = hit
+            if generation != _generation or time.monotonic() - stored_at >= self.ttl:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return answer
+
+    def put(self, organization_id: int, identifier: str, generation: int, answer: dict) -> None:
+        if self.ttl <= 0 or self.size <= 0 or generation != _generation:
+            return
+        key = (organization_id, identifier)
+        with self._lock:
+            self._entries[key] = (time.monotonic(), generation, answer)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def rights_cache(app: Flask | None = None) -> RightsCache:
+    """This application's answer cache (one per app, so test apps never share answers)."""
+    app = app or current_app
+    cache = app.extensions.get("advocacy_rights_cache")
+    if cache is None:
+        cache = app.extensions["advocacy_rights_cache"] = RightsCache(
+            float(app.config.get("RIGHTS_CACHE_SECONDS", RIGHTS_CACHE_SECONDS))
+        )
+    return cache
+
+
+def posting_rights_json(organization_id: int, identifier: str) -> dict | None:
+    """The API's answer for one identifier in ``organization_id`` (None: no such employee),
+    from ``posting_rights_for``, reused for at most RIGHTS_CACHE_SECONDS."""
+    cache = rights_cache()
+    answer = cache.get(organization_id, identifier)
+    if answer is not None:
+        return answer
+    employee = find_employee_facts(organization_id, identifier)
+    if employee is None:
+        return None
+    answer = posting_rights_for(employee).as_json()
+    session = db.session()
+    cache.put(organization_id, identifier, session.info.get(_BEGUN_AT, -1), answer)
+    return answer
+
+
+def connect_rights_cache() -> None:
+    for target, name, fn in (
+        (Engine, "commit", _bump_generation),
+        (Session, "after_flush", _bump_if_written),
+        (Session, "after_commit", _bump_generation),
+        (Session, "after_begin", _note_transaction_begin),
+        (Session, "after_transaction_end", _forget_transaction_begin),
+    ):
+        if not event.contains(target, name, fn):
+            event.listen(target, name, fn)
 
 
 # -- transitions --------------------------------------------------------------------------

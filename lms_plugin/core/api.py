@@ -5,12 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
-from sqlalchemy import select
+from flask import Blueprint, Flask, current_app, g, has_app_context, jsonify, request
+from sqlalchemy import bindparam, event, select, update
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from .extensions import csrf, db
@@ -19,6 +25,12 @@ from .timeutil import utcnow
 
 API_PREFIX = "/api/v1"
 KEY_PREFIX = "ctp"
+#: How long a process trusts what it read about a key (API_KEY_CACHE_SECONDS; 0 turns it off).
+#: A key revoked in one process is refused there at once and by the others within this time.
+API_KEY_CACHE_SECONDS = 5.0
+API_KEY_CACHE_SIZE = 1024
+#: ``last_used_at`` is written at most this often per key and process (hot endpoints stay reads).
+LAST_USED_EVERY_SECONDS = 60
 
 
 class Scope:
@@ -74,19 +86,139 @@ def create_api_key(org: Organization, name: str, scopes: list[str] | None = None
     return key, plaintext
 
 
-def key_from_header(header: str | None) -> ApiKey | None:
+@dataclass(frozen=True)
+class AuthenticatedKey:
+    """What a request needs to know about its key: read once, trusted for a few seconds."""
+
+    id: int
+    organization_id: int
+    prefix: str
+    secret_hash: str
+    scopes: tuple[str, ...]
+    revoked: bool
+    last_used_at: datetime | None
+
+
+class ApiKeyCache:
+    """prefix -> ``AuthenticatedKey`` for ``ttl`` seconds, at most ``size`` entries (LRU).
+
+    It saves the database lookup only: the secret is still hashed and compared in constant
+    time on every request. Unknown prefixes are not remembered (a guesser cannot fill it).
+    """
+
+    def __init__(self, ttl: float = API_KEY_CACHE_SECONDS, size: int = API_KEY_CACHE_SIZE):
+        self.ttl, self.size = ttl, size
+        self._entries: OrderedDict[str, tuple[float, AuthenticatedKey]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, prefix: str) -> AuthenticatedKey | None:
+        with self._lock:
+            hit = self._entries.get(prefix)
+            if hit is None:
+                return None
+            if time.monotonic() - hit[0] >= self.ttl:
+                del self._entries[prefix]
+                return None
+            self._entries.move_to_end(prefix)
+            return hit[1]
+
+    def put(self, key: AuthenticatedKey) -> None:
+        if self.ttl <= 0 or self.size <= 0:
+            return
+        with self._lock:
+            self._entries[key.prefix] = (time.monotonic(), key)
+            self._entries.move_to_end(key.prefix)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def touch(self, key: AuthenticatedKey, used_at: datetime) -> None:
+        """Remember the last_used_at just written, keeping the entry's age."""
+        with self._lock:
+            hit = self._entries.get(key.prefix)
+            if hit is not None and hit[1].id == key.id:
+                self._entries[key.prefix] = (hit[0], replace(hit[1], last_used_at=used_at))
+
+    def invalidate(self, prefix: str) -> None:
+        with self._lock:
+            self._entries.pop(prefix, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def key_cache(app: Flask | None = None) -> ApiKeyCache:
+    """This application's key cache (one per app, so test apps never share entries)."""
+    app = app or current_app
+    cache = app.extensions.get("api_key_cache")
+    if cache is None:
+        cache = app.extensions["api_key_cache"] = ApiKeyCache(
+            float(app.config.get("API_KEY_CACHE_SECONDS", API_KEY_CACHE_SECONDS))
+        )
+    return cache
+
+
+_LOOKUP_KEY = select(
+    ApiKey.id,
+    ApiKey.organization_id,
+    ApiKey.prefix,
+    ApiKey.secret_hash,
+    ApiKey.scopes,
+    ApiKey.revoked_at,
+    ApiKey.last_used_at,
+).where(ApiKey.prefix == bindparam("prefix"))
+
+
+def _lookup(prefix: str) -> AuthenticatedKey | None:
+    cache = key_cache()
+    known = cache.get(prefix)
+    if known is not None:
+        return known
+    row = db.session.execute(_LOOKUP_KEY, {"prefix": prefix}).one_or_none()
+    if row is None:
+        return None
+    known = AuthenticatedKey(
+        id=row.id,
+        organization_id=row.organization_id,
+        prefix=row.prefix,
+        secret_hash=row.secret_hash,
+        scopes=tuple(row.scopes or ()),
+        revoked=row.revoked_at is not None,
+        last_used_at=row.last_used_at,
+    )
+    cache.put(known)
+    return known
+
+
+def key_from_header(header: str | None) -> AuthenticatedKey | None:
+    """The key a ``Bearer`` header names, if it exists, is not revoked and the secret matches."""
     if not header or not header.startswith("Bearer "):
         return None
     token = header[len("Bearer ") :].strip()
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
-    key = db.session.execute(select(ApiKey).filter_by(prefix=parts[1])).scalar_one_or_none()
-    if key is None or key.revoked_at is not None:
+    key = _lookup(parts[1])
+    if key is None or key.revoked:
         return None
     if not hmac.compare_digest(key.secret_hash, _hash_secret(token)):
         return None
     return key
+
+
+def _note_use(key: AuthenticatedKey) -> None:
+    """Write ``last_used_at`` at most once a minute per key (per process)."""
+    now = utcnow()
+    if key.last_used_at is not None and (now - key.last_used_at).total_seconds() <= (
+        LAST_USED_EVERY_SECONDS
+    ):
+        return
+    db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+    db.session.commit()
+    key_cache().touch(key, now)
 
 
 def api_key_required(scope: str) -> Callable:
@@ -104,11 +236,7 @@ def api_key_required(scope: str) -> Callable:
                 )
             if scope not in (key.scopes or []):
                 raise ApiError(403, "forbidden", f"This API key lacks the '{scope}' scope.")
-            now = utcnow()
-            # Written at most once a minute per key, so hot endpoints stay read-only.
-            if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-                key.last_used_at = now
-                db.session.commit()
+            _note_use(key)
             g.api_key = key
             g.api_org_id = key.organization_id
             return view(*args, **kwargs)
@@ -206,8 +334,41 @@ def is_api_request() -> bool:
     return request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX
 
 
+# A key changed or deleted through any session of this process (the admin page's revoke, the
+# CLI, a test) is forgotten at flush and again after commit, so the next request reads it anew.
+_CHANGED_KEYS = "api_changed_key_prefixes"
+
+
+def _forget_changed_keys(session: Session, flush_context) -> None:
+    prefixes = {
+        obj.prefix
+        for obj in list(session.dirty) + list(session.deleted)
+        if isinstance(obj, ApiKey) and obj.prefix
+    }
+    if prefixes and has_app_context():
+        session.info.setdefault(_CHANGED_KEYS, set()).update(prefixes)
+        cache = key_cache()
+        for prefix in prefixes:
+            cache.invalidate(prefix)
+
+
+def _forget_after_commit(session: Session) -> None:
+    prefixes = session.info.pop(_CHANGED_KEYS, None)
+    if prefixes and has_app_context():
+        cache = key_cache()
+        for prefix in prefixes:
+            cache.invalidate(prefix)
+
+
 def init_app(app: Flask) -> None:
     register_api_blueprint(app, bp)
+    key_cache(app)
+    for name, listener in (
+        ("after_flush", _forget_changed_keys),
+        ("after_commit", _forget_after_commit),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
