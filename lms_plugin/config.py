@@ -15,6 +15,8 @@ ENV_SETTINGS = {
     "PUBLIC_BASE_URL": ("PUBLIC_BASE_URL", str),
     "CLEARED_ENV": ("ENV_NAME", str),
     "SESSION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", lambda v: v.lower() in ("1", "true")),
+    "API_KEY_CACHE_SECONDS": ("API_KEY_CACHE_SECONDS", float),
+    "RIGHTS_CACHE_SECONDS": ("RIGHTS_CACHE_SECONDS", float),
 }
 
 
