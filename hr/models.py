@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from certificates.models import Certificate
 from course.models import Course
 from lms_plugin.core.extensions import db
 from lms_plugin.core.models import User
@@ -133,3 +134,9 @@ class DailySnapshot(db.Model):
     day: Mapped[date] = mapped_column(Date)
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# HR's dashboard counts certificates expiring in the next 30 days: a range on expires_at
+# within one organisation. Without this index the count walks every person of the
+# organisation (0.24 s for 100,000 people); with it, only the expiring certificates.
+Index("ix_certificate_org_expires", Certificate.organization_id, Certificate.expires_at)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 05:05:30.863683
+Create Date: 2026-11-22 05:22:38.404210
 """
 import sqlalchemy as sa
 from alembic import op
@@ -641,6 +641,7 @@ def upgrade():
     with op.batch_alter_table('certificate', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_certificate_course_id'), ['course_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_enrollment_id'), ['enrollment_id'], unique=False)
+        batch_op.create_index('ix_certificate_org_expires', ['organization_id', 'expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_pdf_sha256'), ['pdf_sha256'], unique=False)
         batch_op.create_index(batch_op.f('ix_certificate_replaces_id'), ['replaces_id'], unique=False)
@@ -771,6 +772,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_certificate_replaces_id'))
         batch_op.drop_index(batch_op.f('ix_certificate_pdf_sha256'))
         batch_op.drop_index(batch_op.f('ix_certificate_organization_id'))
+        batch_op.drop_index('ix_certificate_org_expires')
         batch_op.drop_index(batch_op.f('ix_certificate_enrollment_id'))
         batch_op.drop_index(batch_op.f('ix_certificate_course_id'))
 
