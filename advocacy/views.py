@@ -584,9 +584,9 @@ def lexicon_delete(term_id: int):
 
 def init_app(app) -> None:
     add_nav_item("advocacy.hub", "Advocacy hub")
-    add_nav_item("advocacy.queue", "Share approvals", COMMS)
-    add_nav_item("advocacy.people", "Posting rights", PEOPLE)
-    add_nav_item("advocacy.audit_log", "Audit log", PEOPLE)
-    add_nav_item("advocacy.api_keys", "API keys", (Role.ADMIN,))
-    add_nav_item("advocacy.webhook_list", "Webhooks", (Role.ADMIN,))
+    add_nav_item("advocacy.queue", "Share approvals", COMMS, group="Authoring")
+    add_nav_item("advocacy.people", "Posting rights", PEOPLE, group="HR")
+    add_nav_item("advocacy.audit_log", "Audit log", PEOPLE, group="HR")
+    add_nav_item("advocacy.api_keys", "API keys", (Role.ADMIN,), group="Admin")
+    add_nav_item("advocacy.webhook_list", "Webhooks", (Role.ADMIN,), group="Admin")
     app.register_blueprint(bp)

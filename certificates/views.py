@@ -308,7 +308,7 @@ def api_verify(code: str):
 def init_app(app) -> None:
     services.connect_signals()
     add_nav_item("certificates.mine", "My certificates")
-    add_nav_item("certificates.manage", "Certificates", (Role.HR.value,))
-    add_nav_item("certificates.branding", "Certificate design", (Role.ADMIN.value,))
+    add_nav_item("certificates.manage", "Certificates", (Role.HR.value,), group="HR")
+    add_nav_item("certificates.branding", "Certificate design", (Role.ADMIN.value,), group="Admin")
     app.register_blueprint(bp)
     register_api_blueprint(app, api_bp)

@@ -277,5 +277,5 @@ def discard(slug: str):
 
 
 def init_app(app) -> None:
-    add_nav_item("authoring.index", "Modules", (Role.TRAINER,))
+    add_nav_item("authoring.index", "Modules", (Role.TRAINER,), group="Authoring")
     app.register_blueprint(bp)

@@ -105,6 +105,6 @@ def acknowledgments():
 
 def init_app(app) -> None:
     add_nav_item("policy.read", "Policy")
-    add_nav_item("policy.publish", "Publish policy", (Role.TRAINER,))
-    add_nav_item("policy.acknowledgments", "Policy acknowledgments", (Role.HR,))
+    add_nav_item("policy.publish", "Publish policy", (Role.TRAINER,), group="Authoring")
+    add_nav_item("policy.acknowledgments", "Policy acknowledgments", (Role.HR,), group="HR")
     app.register_blueprint(bp)

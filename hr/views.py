@@ -366,6 +366,6 @@ def download(name: str, fmt: str):
 def init_app(app) -> None:
     from . import api
 
-    add_nav_item("hr.home", "HR dashboard", (Role.HR,))
+    add_nav_item("hr.home", "HR dashboard", (Role.HR,), group="HR")
     app.register_blueprint(bp)
     api.init_app(app)

@@ -200,4 +200,4 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     from lms_plugin.core.web import add_nav_item
 
-    add_nav_item("quizzes.manage", "Quiz authoring", ("trainer", "admin"))
+    add_nav_item("quizzes.manage", "Quiz authoring", ("trainer", "admin"), group="Authoring")

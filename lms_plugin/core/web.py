@@ -13,13 +13,16 @@ bp = Blueprint("core", __name__, template_folder="templates", static_folder="sta
                static_url_path="/core-static")
 bootstrap = Bootstrap5()
 
-# Features add their entries in their own init_app: (endpoint, label, roles or None for all).
-NAV_ITEMS: list[tuple[str, str, tuple[str, ...] | None]] = []
+# Features add their entries in their own init_app: (endpoint, label, roles or None for all,
+# group or None). Grouped entries share one menu, so the bar stays one line for admins too.
+NAV_ITEMS: list[tuple[str, str, tuple[str, ...] | None, str | None]] = []
+NAV_GROUP_ORDER = ("Authoring", "HR", "Admin")
 
 
-def add_nav_item(endpoint: str, label: str, roles: tuple[str, ...] | None = None) -> None:
+def add_nav_item(endpoint: str, label: str, roles: tuple[str, ...] | None = None,
+                 group: str | None = None) -> None:
     if all(item[0] != endpoint for item in NAV_ITEMS):
-        NAV_ITEMS.append((endpoint, label, roles))
+        NAV_ITEMS.append((endpoint, label, roles, group))
 
 
 @bp.get("/healthz")
@@ -48,10 +51,19 @@ def init_app(app: Flask) -> None:
 
         items = []
         if current_user.is_authenticated:
-            for endpoint, label, roles in NAV_ITEMS:
-                if roles is None or current_user.has_role(*roles):
+            for endpoint, label, roles, group in NAV_ITEMS:
+                if (roles is None or current_user.has_role(*roles)) and group is None:
                     items.append((endpoint, label))
-        return {"nav_items": items}
+        groups: dict[str, list[tuple[str, str]]] = {}
+        if current_user.is_authenticated:
+            for name in NAV_GROUP_ORDER + tuple(
+                    sorted({g for *_, g in NAV_ITEMS if g and g not in NAV_GROUP_ORDER})):
+                entries = [(endpoint, label) for endpoint, label, roles, group in NAV_ITEMS
+                           if group == name
+                           and (roles is None or current_user.has_role(*roles))]
+                if entries:
+                    groups[name] = entries
+        return {"nav_items": items, "nav_groups": groups}
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError):

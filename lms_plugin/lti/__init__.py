@@ -12,6 +12,6 @@ def init_app(app) -> None:
     app.register_blueprint(views.bp)
     grade_published.connect(services.on_grade_published)
     outbox.register_handler(services.SCORE_TOPIC, services.deliver_score)
-    add_nav_item("lti.admin", "LMS connections", ("admin",))
-    add_nav_item("lti.rosters", "LMS rosters", ("hr",))
+    add_nav_item("lti.admin", "LMS connections", ("admin",), group="Admin")
+    add_nav_item("lti.rosters", "LMS rosters", ("hr",), group="HR")
     cli.init_app(app)
